@@ -1,0 +1,23 @@
+"""What every stage entry point shares: expected errors end the stage with one clear line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+from latentlab.config import ConfigError
+from latentlab.data import DataError
+
+
+def run(main: Callable[[], None]) -> None:
+    """Call `main`; a ConfigError or DataError prints its message (no traceback) and exits 2."""
+    try:
+        main()
+    except (ConfigError, DataError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+def run_name(model: str, latent: int) -> str:
+    """How one run of the sweep is named in dvc.yaml's paths: `ae-16`."""
+    return f"{model}-{latent}"

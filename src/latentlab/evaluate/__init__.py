@@ -1,0 +1,1 @@
+"""Evaluations: each reads trained models and data and returns numbers and pictures."""

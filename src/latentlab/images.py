@@ -1,0 +1,40 @@
+"""Image grids as PNG files: rows of images, optionally labelled on the left."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from latentlab.io import atomic_path
+
+PAD = 2  # pixels between images
+LABEL_WIDTH = 64  # pixels reserved on the left for row labels
+
+
+def grid(rows: list[torch.Tensor], labels: list[str] | None = None, scale: int = 1) -> Image.Image:
+    """One image from rows of images in [0, 1], each (N, C, H, W); rows may differ in N."""
+    channels, height, width = rows[0].shape[1:]
+    columns = max(len(row) for row in rows)
+    left = LABEL_WIDTH if labels else 0
+    canvas = np.full((len(rows) * (height + PAD) + PAD, left + columns * (width + PAD) + PAD, channels), 255, np.uint8)
+    for r, row in enumerate(rows):
+        pixels = (row.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        for c, image in enumerate(pixels):  # (H, W, C)
+            top, start = PAD + r * (height + PAD), left + PAD + c * (width + PAD)
+            canvas[top : top + height, start : start + width] = image
+    picture = Image.fromarray(canvas.squeeze(2) if channels == 1 else canvas)
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    if labels:
+        draw = ImageDraw.Draw(picture)
+        for r, label in enumerate(labels):
+            draw.text((2, (PAD + r * (height + PAD) + height // 2 - 5) * scale), label, fill=0)
+    return picture
+
+
+def save_png(path: str | Path, picture: Image.Image) -> None:
+    with atomic_path(path) as tmp:
+        picture.save(tmp, format="PNG")

@@ -1,0 +1,48 @@
+"""A small CNN classifier: the study's judge (accuracy of samples, classifier-space FID)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from latentlab.config import ClassifierModelConfig
+from latentlab.models.base import Batch, Trainable
+
+
+def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    """Two 3x3 convolutions with batch norm, then 2x2 max pooling (halves H and W)."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+        nn.Conv2d(c_out, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+class Classifier(Trainable):
+    def __init__(self, image_shape: tuple[int, int, int], num_classes: int, model: ClassifierModelConfig):
+        super().__init__()
+        c1, c2 = model.channels
+        _, height, width = image_shape
+        self.body = nn.Sequential(
+            _conv_block(image_shape[0], c1),
+            _conv_block(c1, c2),
+            nn.Flatten(),
+            nn.Linear(c2 * (height // 4) * (width // 4), model.hidden), nn.ReLU(),
+        )
+        self.head = nn.Sequential(nn.Dropout(model.dropout), nn.Linear(model.hidden, num_classes))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate-layer features (B, hidden): the space of this study's FID."""
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        x, y = batch[0], batch[1]
+        return {"nll": F.cross_entropy(self(x), y)}
+
+    def measures(self, batch: Batch) -> dict[str, torch.Tensor]:
+        x, y = batch[0], batch[1]
+        return {"accuracy": (self(x).argmax(1) == y).float().mean()}

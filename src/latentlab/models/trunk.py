@@ -1,0 +1,53 @@
+"""The encoder/decoder trunk shared by AE, VAE and VQ-VAE: only the bottleneck between differs."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from latentlab.config import TrunkConfig
+
+
+def _reduced(image_shape: tuple[int, int, int]) -> tuple[int, int]:
+    _, height, width = image_shape
+    if height % 4 or width % 4:
+        raise ValueError(f"image size {height}x{width}: the trunk halves it twice, so it must divide by 4")
+    return height // 4, width // 4
+
+
+class Encoder(nn.Module):
+    """x (B, C, H, W) -> features (B, out_features): two stride-2 convolutions, then two linear layers."""
+
+    def __init__(self, image_shape: tuple[int, int, int], trunk: TrunkConfig, out_features: int):
+        super().__init__()
+        c1, c2 = trunk.channels
+        h, w = _reduced(image_shape)
+        self.net = nn.Sequential(
+            nn.Conv2d(image_shape[0], c1, 4, stride=2, padding=1), nn.ReLU(),  # H/2
+            nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # H/4
+            nn.Flatten(),
+            nn.Linear(c2 * h * w, trunk.hidden), nn.ReLU(),
+            nn.Linear(trunk.hidden, out_features),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """code (B, in_features) -> pixel logits (B, C, H, W): the encoder mirrored."""
+
+    def __init__(self, image_shape: tuple[int, int, int], trunk: TrunkConfig, in_features: int):
+        super().__init__()
+        c1, c2 = trunk.channels
+        h, w = _reduced(image_shape)
+        self.net = nn.Sequential(
+            nn.Linear(in_features, trunk.hidden), nn.ReLU(),
+            nn.Linear(trunk.hidden, c2 * h * w), nn.ReLU(),
+            nn.Unflatten(1, (c2, h, w)),
+            nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # 2x
+            nn.ConvTranspose2d(c1, image_shape[0], 4, stride=2, padding=1),  # 4x
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)

@@ -1,0 +1,41 @@
+"""The variational autoencoder (Kingma & Welling 2014): q(z|x) = N(mu, sigma^2), prior N(0, I)."""
+
+from __future__ import annotations
+
+import torch
+
+from latentlab.config import TrunkConfig, VAEConfig
+from latentlab.models.base import Batch, LatentModel, bernoulli_nll
+from latentlab.models.trunk import Decoder, Encoder
+
+
+class VAE(LatentModel):
+    def __init__(self, image_shape: tuple[int, int, int], latent: int, trunk: TrunkConfig, bottleneck: VAEConfig):
+        super().__init__()
+        self.latent = latent
+        self.beta = bottleneck.beta
+        self.encoder = Encoder(image_shape, trunk, out_features=2 * latent)
+        self.decoder = Decoder(image_shape, trunk, in_features=latent)
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of q(z|x), each (B, latent)."""
+        mean, log_var = self.encoder(x).chunk(2, dim=1)
+        return mean, log_var
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.posterior(x)[0]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """The negative ELBO: reconstruction under one sample of z, plus beta * KL(q(z|x) || N(0, I))."""
+        x = batch[0]
+        mean, log_var = self.posterior(x)
+        z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()  # reparameterization trick
+        return {"recon": bernoulli_nll(self.decode(z), x), "kl": self.beta * gaussian_kl(mean, log_var).mean()}
+
+
+def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(log_var)) || N(0, I)) per row, in closed form (appendix B of the paper)."""
+    return 0.5 * (mean.pow(2) + log_var.exp() - 1 - log_var).sum(dim=1)

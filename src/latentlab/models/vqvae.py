@@ -1,0 +1,46 @@
+"""The VQ-VAE (van den Oord et al. 2017) on the shared trunk: Z is `latent` slots, each snapped to a code."""
+
+from __future__ import annotations
+
+import torch
+
+from latentlab.config import QuantizerConfig, TrunkConfig
+from latentlab.models.base import Batch, LatentModel, bernoulli_nll
+from latentlab.models.trunk import Decoder, Encoder
+from latentlab.quantize import build_quantizer
+
+
+class VQVAE(LatentModel):
+    def __init__(self, image_shape: tuple[int, int, int], latent: int, trunk: TrunkConfig,
+                 bottleneck: QuantizerConfig):
+        super().__init__()
+        self.latent = latent
+        self.embed_dim = bottleneck.embed_dim
+        self.encoder = Encoder(image_shape, trunk, out_features=latent * bottleneck.embed_dim)
+        self.quantizer = build_quantizer(bottleneck)
+        self.decoder = Decoder(image_shape, trunk, in_features=latent * bottleneck.embed_dim)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Slots before quantization, (B, latent, embed_dim)."""
+        return self.encoder(x).view(-1, self.latent, self.embed_dim)  # (B, latent*D) -> (B, latent, D)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decode_quantized(self.quantizer.snap(z))
+
+    def decode_quantized(self, quantized: torch.Tensor) -> torch.Tensor:
+        """Logits from slot vectors, used as they are (codebook vectors, or any point of that space)."""
+        return self.decoder(quantized.flatten(1))
+
+    @torch.no_grad()
+    def encode_codes(self, x: torch.Tensor) -> torch.Tensor:
+        """Code indices, (B, latent)."""
+        z = self.encode(x)
+        return self.quantizer.nearest(z.flatten(0, 1)).view(z.shape[:2])  # (B*latent, D) -> (B, latent)
+
+    def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
+        return self.decode_quantized(self.quantizer.lookup(codes))
+
+    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+        x = batch[0]
+        out = self.quantizer(self.encode(x))
+        return {"recon": bernoulli_nll(self.decode_quantized(out.quantized), x), **out.losses}

@@ -1,0 +1,152 @@
+"""The vector quantizer shared by VQ-VAE and VQ-VAE-2 (van den Oord et al. 2017, eq. 3).
+
+Each input vector is snapped to its nearest code in a codebook of `codebook_size` vectors.
+Gradients pass the snap unchanged (straight-through); the encoder is pulled towards its code by
+the commitment term. Codes learn either from a codebook loss (`VectorQuantizer`) or as
+exponential moving averages of the vectors assigned to them (`EMAVectorQuantizer`, appendix
+A.1). Both restart dead codes: a code whose moving-average usage drops below
+`dead_code_threshold` assignments per batch is moved onto a random encoder output.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from latentlab.config import QuantizerConfig
+
+LAPLACE_EPS = 1e-5  # smoothing of EMA code counts, so an unused code never divides by zero
+
+
+@dataclass
+class Quantized:
+    quantized: torch.Tensor  # (..., D): the codes' vectors in the forward pass, identity in the backward
+    codes: torch.Tensor  # (...): int64 indices into the codebook
+    losses: dict[str, torch.Tensor]  # weighted: "commitment", and "codebook" when codes learn by loss
+
+
+class Quantizer(nn.Module):
+    """Nearest-code search, straight-through gradient, usage counts and dead-code restarts."""
+
+    codebook: torch.Tensor  # (codebook_size, embed_dim); a parameter or a buffer, set by subclasses
+
+    def __init__(self, config: QuantizerConfig):
+        super().__init__()
+        self.codebook_size = config.codebook_size
+        self.embed_dim = config.embed_dim
+        self.beta = config.beta
+        self.decay = config.decay
+        self.dead_code_threshold = config.dead_code_threshold
+        self.register_buffer("usage", torch.ones(config.codebook_size))  # EMA of assignments per batch
+        self.register_buffer("restarts", torch.zeros((), dtype=torch.long))
+        self.register_buffer("initialized", torch.tensor(False))
+
+    def forward(self, z: torch.Tensor) -> Quantized:
+        flat = z.reshape(-1, self.embed_dim)  # (..., D) -> (N, D)
+        if self.training and not self.initialized:
+            self._initialize(flat.detach())
+        codes = self.nearest(flat)
+        q = self.lookup(codes)
+        losses = self.codebook_losses(flat, q, batch=z.shape[0])
+        if self.training:
+            self._learn(flat.detach(), codes)
+        q = flat + (q - flat).detach()  # copy decoder grads to encoder
+        return Quantized(q.view_as(z), codes.view(z.shape[:-1]), losses)
+
+    @torch.no_grad()
+    def snap(self, z: torch.Tensor) -> torch.Tensor:
+        """The nearest codes' vectors, without learning or gradients (for evaluation)."""
+        return self.lookup(self.nearest(z.reshape(-1, self.embed_dim))).view_as(z)
+
+    def nearest(self, flat: torch.Tensor) -> torch.Tensor:
+        """Index of the nearest code (squared Euclidean distance) for each row of (N, D)."""
+        codebook = self.codebook.detach()
+        distances = flat.detach().pow(2).sum(1, keepdim=True) - 2 * flat.detach() @ codebook.T + codebook.pow(2).sum(1)
+        return distances.argmin(1)
+
+    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
+        return F.embedding(codes, self.codebook)
+
+    def codebook_losses(self, flat: torch.Tensor, q: torch.Tensor, batch: int) -> dict[str, torch.Tensor]:
+        # Sums over the latent, averaged over the batch: the scale of the reconstruction term.
+        return {"commitment": self.beta * (flat - q.detach()).pow(2).sum() / batch}
+
+    @torch.no_grad()
+    def _initialize(self, flat: torch.Tensor) -> None:
+        """Start the codebook on encoder outputs, so no code starts far from the data."""
+        self.codebook.data.copy_(_sample_rows(flat, self.codebook_size))
+        self.initialized.fill_(True)
+
+    @torch.no_grad()
+    def _learn(self, flat: torch.Tensor, codes: torch.Tensor) -> None:
+        counts = torch.bincount(codes, minlength=self.codebook_size).to(flat.dtype)
+        self.usage.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self._update_codes(flat, codes)
+        dead = self.usage < self.dead_code_threshold
+        if dead.any():
+            self._restart(dead, _sample_rows(flat, int(dead.sum())))
+
+    def _update_codes(self, flat: torch.Tensor, codes: torch.Tensor) -> None:
+        """Hook for codebooks that learn outside the optimizer (EMA)."""
+
+    def _restart(self, dead: torch.Tensor, vectors: torch.Tensor) -> None:
+        self.codebook.data[dead] = vectors
+        self.usage[dead] = self.dead_code_threshold
+        self.restarts += int(dead.sum())
+
+
+class VectorQuantizer(Quantizer):
+    """Codes are parameters, learned by the codebook loss ||sg[z] - e||^2."""
+
+    def __init__(self, config: QuantizerConfig):
+        super().__init__(config)
+        self.codebook = nn.Parameter(torch.randn(config.codebook_size, config.embed_dim))
+
+    def codebook_losses(self, flat: torch.Tensor, q: torch.Tensor, batch: int) -> dict[str, torch.Tensor]:
+        return {"codebook": (flat.detach() - q).pow(2).sum() / batch, **super().codebook_losses(flat, q, batch)}
+
+
+class EMAVectorQuantizer(Quantizer):
+    """Codes are buffers: each is the moving average of the encoder outputs assigned to it."""
+
+    def __init__(self, config: QuantizerConfig):
+        super().__init__(config)
+        self.register_buffer("codebook", torch.randn(config.codebook_size, config.embed_dim))
+        self.register_buffer("code_sum", self.codebook * self.usage[:, None])  # EMA of assigned vectors' sum
+
+    def _initialize(self, flat: torch.Tensor) -> None:
+        super()._initialize(flat)
+        self.code_sum.copy_(self.codebook * self.usage[:, None])
+
+    def _update_codes(self, flat: torch.Tensor, codes: torch.Tensor) -> None:
+        sums = torch.zeros_like(self.code_sum).index_add_(0, codes, flat)  # (K, D): sum of vectors per code
+        self.code_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        total = self.usage.sum()
+        counts = (self.usage + LAPLACE_EPS) / (total + self.codebook_size * LAPLACE_EPS) * total
+        self.codebook.copy_(self.code_sum / counts[:, None])
+
+    def _restart(self, dead: torch.Tensor, vectors: torch.Tensor) -> None:
+        super()._restart(dead, vectors)
+        self.code_sum[dead] = vectors * self.dead_code_threshold
+
+
+def build_quantizer(config: QuantizerConfig) -> Quantizer:
+    return EMAVectorQuantizer(config) if config.ema else VectorQuantizer(config)
+
+
+def code_statistics(codes: torch.Tensor, codebook_size: int) -> dict[str, float]:
+    """Share of codes used at least once, and perplexity exp(H) of the code distribution."""
+    counts = torch.bincount(codes.flatten(), minlength=codebook_size).double()
+    p = counts / counts.sum()
+    entropy = -(p[p > 0] * p[p > 0].log()).sum()
+    return {"usage": float((counts > 0).double().mean()), "perplexity": float(entropy.exp())}
+
+
+def _sample_rows(rows: torch.Tensor, n: int) -> torch.Tensor:
+    """n rows drawn at random (with replacement only when there are fewer than n)."""
+    if len(rows) >= n:
+        return rows[torch.randperm(len(rows), device=rows.device)[:n]]
+    return rows[torch.randint(len(rows), (n,), device=rows.device)]

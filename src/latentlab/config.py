@@ -127,7 +127,7 @@ class QuantizerConfig:
     beta: NonNegativeFloat  # commitment weight, beta in eq. 3 of van den Oord et al. 2017
     ema: bool  # EMA codebook updates (appendix A.1) instead of the codebook loss
     decay: OpenUnit  # EMA decay of code counts (and of codes, when ema)
-    dead_code_threshold: NonNegativeFloat  # restart a code used fewer times per batch (EMA)
+    dead_code_threshold: NonNegativeFloat  # restart a code used less than this share of its fair usage
 
 
 @dataclass(frozen=True)

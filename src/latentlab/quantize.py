@@ -4,8 +4,9 @@ Each input vector is snapped to its nearest code in a codebook of `codebook_size
 Gradients pass the snap unchanged (straight-through); the encoder is pulled towards its code by
 the commitment term. Codes learn either from a codebook loss (`VectorQuantizer`) or as
 exponential moving averages of the vectors assigned to them (`EMAVectorQuantizer`, appendix
-A.1). Both restart dead codes: a code whose moving-average usage drops below
-`dead_code_threshold` assignments per batch is moved onto a random encoder output.
+A.1). Both restart dead codes: a code whose moving-average usage drops below `dead_code_threshold`
+times its fair share (the batch's vectors divided by the codebook size) is moved onto a random
+encoder output of the batch.
 """
 
 from __future__ import annotations
@@ -85,16 +86,17 @@ class Quantizer(nn.Module):
         counts = torch.bincount(codes, minlength=self.codebook_size).to(flat.dtype)
         self.usage.mul_(self.decay).add_(counts, alpha=1 - self.decay)
         self._update_codes(flat, codes)
-        dead = self.usage < self.dead_code_threshold
+        floor = self.dead_code_threshold * len(flat) / self.codebook_size  # share of the fair usage
+        dead = self.usage < floor
         if dead.any():
-            self._restart(dead, _sample_rows(flat, int(dead.sum())))
+            self._restart(dead, _sample_rows(flat, int(dead.sum())), floor)
 
     def _update_codes(self, flat: torch.Tensor, codes: torch.Tensor) -> None:
         """Hook for codebooks that learn outside the optimizer (EMA)."""
 
-    def _restart(self, dead: torch.Tensor, vectors: torch.Tensor) -> None:
+    def _restart(self, dead: torch.Tensor, vectors: torch.Tensor, usage: float) -> None:
         self.codebook.data[dead] = vectors
-        self.usage[dead] = self.dead_code_threshold
+        self.usage[dead] = usage
         self.restarts += int(dead.sum())
 
 
@@ -128,9 +130,9 @@ class EMAVectorQuantizer(Quantizer):
         counts = (self.usage + LAPLACE_EPS) / (total + self.codebook_size * LAPLACE_EPS) * total
         self.codebook.copy_(self.code_sum / counts[:, None])
 
-    def _restart(self, dead: torch.Tensor, vectors: torch.Tensor) -> None:
-        super()._restart(dead, vectors)
-        self.code_sum[dead] = vectors * self.dead_code_threshold
+    def _restart(self, dead: torch.Tensor, vectors: torch.Tensor, usage: float) -> None:
+        super()._restart(dead, vectors, usage)
+        self.code_sum[dead] = vectors * usage
 
 
 def build_quantizer(config: QuantizerConfig) -> Quantizer:

@@ -135,7 +135,7 @@ def _train_epoch(model: Trainable, data: Split, optimizer: torch.optim.Optimizer
         optimizer.step()
         schedule.step()
         means.add({"loss": loss, **terms}, weight=len(batch[0]))
-        progress.batch(float(loss))
+        progress.batch(float(loss.detach()))
     return means.means()
 
 

@@ -251,7 +251,7 @@ def _parse_tuple(tp: Any, value: Any, key: str) -> tuple:
         args = (args[0],) * len(value)
     elif len(args) != len(value):
         raise ConfigError(f"{key}: expected a list of {len(args)} items, got {len(value)}")
-    return tuple(parse(t, v, f"{key}[{i}]") for i, (t, v) in enumerate(zip(args, value)))
+    return tuple(parse(t, v, f"{key}[{i}]") for i, (t, v) in enumerate(zip(args, value, strict=True)))
 
 
 def _parse_scalar(tp: Any, value: Any, key: str) -> Any:

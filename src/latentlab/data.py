@@ -204,9 +204,9 @@ def fetch(spec: DatasetSpec, dest: Path, mirror: Path | None) -> None:
             f"copy them there, or unset {MIRROR_ENV} to download them."
         )
     remedy = f"copy the original file into {mirror / spec.folder}, or unset {MIRROR_ENV} to download it."
-    for path, file in zip(sources, spec.files):  # check them all before copying any
+    for path, file in zip(sources, spec.files, strict=True):  # check them all before copying any
         verify(path, file.md5, remedy)
-    for path, file in zip(sources, spec.files):
+    for path, file in zip(sources, spec.files, strict=True):
         shutil.copyfile(path, dest / file.name)
 
 

@@ -128,8 +128,8 @@ def _train_epoch(model: Trainable, data: Split, optimizer: torch.optim.Optimizer
         terms = model.losses(batch)
         loss = sum(terms.values())
         if not torch.isfinite(loss):
-            shown = {name: float(value) for name, value in terms.items()}
-            raise FloatingPointError(f"the loss became {float(loss)} ({shown}); lower the learning rate (lr)")
+            shown = {name: float(value.detach()) for name, value in terms.items()}
+            raise FloatingPointError(f"the loss became {float(loss.detach())} ({shown}); lower the learning rate (lr)")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

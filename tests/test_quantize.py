@@ -1,0 +1,93 @@
+"""The vector quantizer: straight-through gradients, EMA updates, dead-code restarts, statistics."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import tiny_quantizer
+from latentlab.quantize import EMAVectorQuantizer, VectorQuantizer, build_quantizer, code_statistics
+
+
+@pytest.mark.parametrize("ema", [True, False])
+def test_straight_through_gradient_reaches_the_encoder(ema):
+    quantizer = build_quantizer(tiny_quantizer(ema=ema)).train()
+    z = torch.randn(8, 3, 4, requires_grad=True)
+    out = quantizer(z)
+    (out.quantized * torch.arange(4.0)).sum().backward()
+    # The snap is the identity for gradients: d(quantized)/dz = I.
+    assert torch.equal(z.grad, torch.arange(4.0).expand(8, 3, 4))
+
+
+@pytest.mark.parametrize("ema", [True, False])
+def test_eval_codes_look_up_to_the_quantized_vectors(ema):
+    quantizer = build_quantizer(tiny_quantizer(ema=ema))
+    quantizer.train()(torch.randn(64, 2, 4))  # initialize the codebook on data
+    quantizer.eval()
+    z = torch.randn(5, 3, 4)
+    out = quantizer(z)
+    assert out.codes.shape == (5, 3) and out.codes.dtype == torch.int64
+    assert torch.allclose(quantizer.lookup(out.codes), out.quantized)
+    assert torch.allclose(quantizer.snap(z), out.quantized)  # equal up to the rounding of z + (q - z)
+    distances = torch.cdist(z.reshape(-1, 4), quantizer.codebook)
+    assert torch.equal(out.codes.flatten(), distances.argmin(1))  # nearest code, by brute force
+
+
+def test_ema_update_matches_a_hand_worked_example():
+    quantizer = EMAVectorQuantizer(tiny_quantizer(codebook_size=2, embed_dim=1, decay=0.5, dead_code_threshold=0.0))
+    quantizer.codebook.copy_(torch.tensor([[0.0], [10.0]]))
+    quantizer.code_sum.copy_(quantizer.codebook * quantizer.usage[:, None])  # usage starts at [1, 1]
+    quantizer.initialized.fill_(True)
+    quantizer.train()(torch.tensor([[[1.0], [2.0], [9.0]]]))  # assigned to codes 0, 0, 1
+    # usage = 0.5 * [1, 1] + 0.5 * [2, 1]; sums = 0.5 * [0, 10] + 0.5 * [3, 9]; code = sum / usage
+    assert torch.allclose(quantizer.usage, torch.tensor([1.5, 1.0]))
+    assert torch.allclose(quantizer.code_sum, torch.tensor([[1.5], [9.5]]))
+    assert torch.allclose(quantizer.codebook, torch.tensor([[1.0], [9.5]]), atol=1e-4)
+
+
+def test_ema_codebook_stays_put_in_eval():
+    quantizer = EMAVectorQuantizer(tiny_quantizer())
+    quantizer.train()(torch.randn(64, 2, 4))
+    before = {k: v.clone() for k, v in quantizer.state_dict().items()}
+    quantizer.eval()(torch.randn(64, 2, 4) * 5)
+    assert all(torch.equal(before[k], v) for k, v in quantizer.state_dict().items())
+
+
+@pytest.mark.parametrize("cls", [EMAVectorQuantizer, VectorQuantizer])
+def test_dead_codes_are_restarted_onto_encoder_outputs(cls):
+    quantizer = cls(tiny_quantizer(codebook_size=8, embed_dim=2, decay=0.9, dead_code_threshold=0.5)).train()
+    data = torch.randn(64, 2)
+    quantizer.codebook.data.copy_(torch.full((8, 2), 100.0))
+    quantizer.codebook.data[0] = 0.0  # one live code near the data, seven far away
+    if cls is EMAVectorQuantizer:
+        quantizer.code_sum.copy_(quantizer.codebook * quantizer.usage[:, None])
+    quantizer.initialized.fill_(True)
+    for _ in range(5):
+        quantizer(data[None])
+    assert int(quantizer.restarts) >= 7
+    nearest_input = torch.cdist(quantizer.codebook.detach(), data).min(1).values
+    assert nearest_input.max() < 1.0  # every code now sits on the data
+    used = quantizer.eval()(data[None]).codes.unique()
+    assert len(used) > 1  # the revived codes take part
+
+
+def test_codebook_loss_trains_the_codes_and_commitment_the_encoder():
+    quantizer = VectorQuantizer(tiny_quantizer(ema=False, beta=0.25)).train()
+    z = torch.randn(4, 3, 4, requires_grad=True)
+    out = quantizer(z)
+    assert set(out.losses) == {"codebook", "commitment"}
+    out.losses["codebook"].backward(retain_graph=True)
+    assert z.grad is None and quantizer.codebook.grad.abs().sum() > 0
+    quantizer.codebook.grad = None
+    out.losses["commitment"].backward()
+    assert quantizer.codebook.grad is None and z.grad.abs().sum() > 0
+    # commitment = beta * ||z - sg(e)||^2 summed over the latent, averaged over the batch
+    expected = 0.25 * (z - out.quantized).pow(2).sum() / 4
+    assert torch.allclose(out.losses["commitment"], expected)
+
+
+def test_code_statistics():
+    uniform = code_statistics(torch.arange(16).repeat(3), codebook_size=16)
+    assert uniform["usage"] == 1.0 and uniform["perplexity"] == pytest.approx(16)
+    single = code_statistics(torch.zeros(10, dtype=torch.long), codebook_size=16)
+    assert single["usage"] == 1 / 16 and single["perplexity"] == pytest.approx(1)

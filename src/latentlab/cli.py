@@ -16,6 +16,10 @@ def run(main: Callable[[], None]) -> None:
     except (ConfigError, DataError) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("interrupted: finished epochs are kept in .resume/; run `dvc repro` again to continue",
+              file=sys.stderr)
+        sys.exit(130)
 
 
 def run_name(model: str, latent: int) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 from latentlab.cli import run
 from latentlab.config import ConfigError, load_config
 from latentlab.data import load_split
-from latentlab.evaluate.reconstruction import codebook_scores, reconstruction_grid, reconstruction_scores
+from latentlab.evaluate.reconstruction import codebook_scores, encode_codes, reconstruction_grid, reconstruction_scores
 from latentlab.images import save_png
 from latentlab.io import write_json
 from latentlab.models import sweep_model_config
@@ -36,7 +36,7 @@ def main() -> None:
     metrics = summarize(history)
     metrics["test"].update(reconstruction_scores(model, test, device))
     if isinstance(model, VQVAE):
-        metrics["codebook"] = codebook_scores(model, test, device)
+        metrics["codebook"] = codebook_scores(encode_codes(model, test, device), model.quantizer)
     write_json(args.metrics, metrics)
     save_png(args.grid, reconstruction_grid({args.model: model}, test.first_images(cfg.train.grid_images, device)))
 

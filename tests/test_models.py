@@ -7,7 +7,7 @@ import torch
 
 from conftest import tiny_quantizer, tiny_trunk
 from latentlab.checkpoint import load_checkpoint, save_checkpoint
-from latentlab.config import AEConfig, ClassifierModelConfig, ConfigError, VAEConfig, to_plain
+from latentlab.config import AEConfig, ClassifierModelConfig, ConfigError, VAEConfig, VQVAE2ModelConfig, to_plain
 from latentlab.models import build_model
 from latentlab.models.vae import gaussian_kl
 
@@ -65,11 +65,18 @@ def test_classifier_shapes():
     assert model(x).shape == (2, 10) and model.features(x).shape == (2, 32)
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "classifier"])
+def vqvae2_config() -> dict:
+    model = VQVAE2ModelConfig(image_size=32, channels=16, res_channels=8, res_blocks=1, top=tiny_quantizer(),
+                              bottom=tiny_quantizer())
+    return {"image_shape": list(SHAPE), "model": to_plain(model)}
+
+
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "classifier", "vqvae2"])
 def test_loss_halves_on_a_fixed_batch_of_64(name, mnist_test_images):
     images, labels = mnist_test_images
     batch = (images[:64], labels[:64])
-    model = build_model(name, classifier_config() if name == "classifier" else sweep_config(name, 16)).train()
+    configs = {"classifier": classifier_config, "vqvae2": vqvae2_config}
+    model = build_model(name, configs[name]() if name in configs else sweep_config(name, 16)).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
 
     def loss() -> torch.Tensor:

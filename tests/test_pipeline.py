@@ -24,7 +24,13 @@ TINY = {
     ("data", "train_size"): 300, ("data", "test_size"): 100,
     ("classifier", "train", "epochs"): 1, ("train", "epochs"): 1,
     ("sweep", "latents"): [2, 4], ("model", "latent"): 4,
+    ("vqvae2", "train", "epochs"): 1, ("prior_top", "train", "epochs"): 1, ("prior_bottom", "train", "epochs"): 1,
+    ("sample", "per_label"): 3, ("sample", "unconditional"): 20, ("sample", "reference_per_label"): 2,
+    ("noise", "images"): 20, ("noise", "spread_images"): 100, ("traversal", "spread_images"): 100,
+    ("interpolation", "pairs"): 2, ("probe", "train_images"): 200, ("probe", "max_iter"): 20,
+    ("generation", "samples"): 20, ("generation", "mixture_components"): 2,
 }
+COMPARISONS = {"reconstruct", "eval_noise", "eval_traversal", "eval_interpolation", "eval_generation", "report"}
 
 
 class Project:
@@ -92,7 +98,8 @@ def project(tmp_path_factory, mirror) -> Project:
 
 
 def test_repro_runs_every_stage_and_writes_every_output(project):
-    expected = {"data", "classifier", "sweep_summary", "reconstruct"} | {
+    expected = COMPARISONS | {"data", "classifier", "sweep_summary", "vqvae2", "extract_codes", "prior_top",
+                              "prior_bottom", "sample", "eval_probe"} | {
         f"train@{m}-{latent}" for m in ("ae", "vae", "vqvae") for latent in (2, 4)}
     assert ran_stages(project.first_output) == expected
     for path in project.outputs():
@@ -102,6 +109,8 @@ def test_repro_runs_every_stage_and_writes_every_output(project):
         assert values and all(math.isfinite(v) for v in values), path
     reconstruct = json.loads((project.path / "metrics" / "reconstruct.json").read_text())
     assert reconstruct["latent"] == 4 and set(reconstruct) == {"latent", "ae", "vae", "vqvae"}
+    report = (project.path / "metrics" / "report.md").read_text()
+    assert "### Who wins" in report and "vqvae2_prior" in report
 
 
 def test_second_repro_does_nothing(project):
@@ -109,9 +118,9 @@ def test_second_repro_does_nothing(project):
     assert ran_stages(again.stdout) == set()
 
 
-def test_exp_run_other_latent_reruns_only_reconstruct(project):
+def test_exp_run_other_latent_reruns_only_the_comparisons(project):
     done = project.dvc("exp", "run", "-S", "model.latent=2")
-    assert ran_stages(done.stdout) == {"reconstruct"}
+    assert ran_stages(done.stdout) == COMPARISONS  # nothing is trained again
     assert json.loads((project.path / "metrics" / "reconstruct.json").read_text())["latent"] == 2
     shown = list(csv.DictReader(io.StringIO(project.dvc("exp", "show", "--csv").stdout)))
     assert {row["model.latent"] for row in shown} >= {"2", "4"}  # the experiment and its baseline
@@ -126,6 +135,6 @@ def test_latent_outside_the_sweep_fails_clearly_and_keeps_outputs(project):
     failed = project.dvc("exp", "run", "-S", "model.latent=3", check=False)
     assert failed.returncode != 0
     assert "model.latent: 3 is not one of sweep.latents [2, 4]" in failed.stdout + failed.stderr
-    assert ran_stages(failed.stdout) == {"reconstruct"}
+    assert len(ran_stages(failed.stdout)) == 1 and ran_stages(failed.stdout) <= COMPARISONS  # stopped at once
     for path, content in before.items():
         assert path.is_file() and path.read_bytes() == content, path

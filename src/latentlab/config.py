@@ -43,6 +43,13 @@ class Bounds:
                 raise ConfigError(f"{key}: must be {words} {bound:g}, got {value!r}")
 
 
+@dataclass(frozen=True)
+class Odd:
+    def check(self, value: int, key: str) -> None:
+        if value % 2 == 0:
+            raise ConfigError(f"{key}: must be odd, got {value}")
+
+
 PositiveInt = Annotated[int, Bounds(at_least=1)]
 NonNegativeInt = Annotated[int, Bounds(at_least=0)]
 PositiveFloat = Annotated[float, Bounds(above=0)]
@@ -138,6 +145,86 @@ class ModelsConfig:
 
 
 @dataclass(frozen=True)
+class VQVAE2ModelConfig:
+    image_size: PositiveInt  # images are padded to this square; bottom grid = size / 4, top = size / 8
+    channels: PositiveInt
+    res_channels: PositiveInt
+    res_blocks: NonNegativeInt
+    top: QuantizerConfig  # the top level's codebook (global shape)
+    bottom: QuantizerConfig  # the bottom level's codebook (detail)
+
+
+@dataclass(frozen=True)
+class VQVAE2Config:
+    model: VQVAE2ModelConfig
+    train: TrainConfig
+    grid_images: PositiveInt
+
+
+@dataclass(frozen=True)
+class PixelCNNModelConfig:
+    channels: PositiveInt
+    layers: PositiveInt
+    kernel_size: Annotated[int, Bounds(at_least=3), Odd()]  # each layer sees kernel_size // 2 further
+    condition_blocks: NonNegativeInt  # residual blocks over the condition codes (bottom prior only)
+
+
+@dataclass(frozen=True)
+class PriorConfig:
+    model: PixelCNNModelConfig
+    train: TrainConfig
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    per_label: PositiveInt  # conditional samples for every label
+    unconditional: PositiveInt  # samples with labels drawn from the training label frequencies
+    temperature: PositiveFloat  # softmax temperature of both priors; 1 samples the model as trained
+    reference_temperature: PositiveFloat  # also measured, on reference_per_label samples per label
+    reference_per_label: PositiveInt
+    batch_size: PositiveInt
+    grid_columns: PositiveInt  # samples per row in the grid images
+
+
+@dataclass(frozen=True)
+class NoiseConfig:
+    scales: tuple[NonNegativeFloat, ...]  # noise sd, in units of each coordinate's sd over training codes
+    images: PositiveInt  # test images averaged in the MSE curve
+    spread_images: PositiveInt  # training images whose codes give each coordinate's sd
+    grid_images: PositiveInt
+
+
+@dataclass(frozen=True)
+class TraversalConfig:
+    digit: NonNegativeInt  # the label of the traversed test image (the first one with it)
+    span: PositiveFloat  # offsets run from -span to +span coordinate standard deviations
+    steps: Annotated[int, Bounds(at_least=3), Odd()]  # odd: the middle offset is 0, the reconstruction
+    spread_images: PositiveInt
+
+
+@dataclass(frozen=True)
+class InterpolationConfig:
+    classes: tuple[NonNegativeInt, NonNegativeInt]
+    steps: Annotated[int, Bounds(at_least=3)]
+    pairs: PositiveInt  # test pairs averaged in the metrics; the grid shows the first
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    train_images: PositiveInt  # the probes are fit on the codes of the first N training images
+    max_iter: PositiveInt  # the logistic regression's fixed budget of L-BFGS iterations
+    neighbours: PositiveInt  # k of the k-NN probe
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    samples: PositiveInt  # per sampler; FID against the whole test split
+    mixture_components: PositiveInt  # of the Gaussian mixture fit to the AE's training codes
+    grid_images: PositiveInt
+    grid_columns: PositiveInt
+
+
+@dataclass(frozen=True)
 class SweepConfig:
     models: tuple[SweepModel, ...]
     latents: tuple[PositiveInt, ...]
@@ -164,6 +251,15 @@ class Config:
     sweep: SweepConfig
     model: ModelConfig
     reconstruct: ReconstructConfig
+    vqvae2: VQVAE2Config
+    prior_top: PriorConfig
+    prior_bottom: PriorConfig
+    sample: SampleConfig
+    noise: NoiseConfig
+    traversal: TraversalConfig
+    interpolation: InterpolationConfig
+    probe: ProbeConfig
+    generation: GenerationConfig
 
     def __post_init__(self) -> None:
         _check_unique("sweep.models", self.sweep.models)
@@ -174,6 +270,13 @@ class Config:
                 f"{list(self.sweep.latents)}; set model.latent to one of them "
                 f"(e.g. dvc exp run -S model.latent={self.sweep.latents[0]}) "
                 "or add it to sweep.latents"
+            )
+        if self.interpolation.classes[0] == self.interpolation.classes[1]:
+            raise ConfigError(f"interpolation.classes: {list(self.interpolation.classes)} must be two different labels")
+        if self.generation.samples > self.sample.unconditional:
+            raise ConfigError(
+                f"generation.samples: {self.generation.samples} is more than sample.unconditional "
+                f"{self.sample.unconditional}, the VQ-VAE-2 samples it scores; raise sample.unconditional"
             )
 
 

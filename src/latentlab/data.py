@@ -33,15 +33,44 @@ class DataError(RuntimeError):
     """A raw file is missing, damaged or unreadable; the message says which and what to do."""
 
 
+class Batched:
+    """Rows of tensors that share their first dimension, served in batches: what `fit` trains on.
+
+    uint8 tensors are images and become float32 in [0, 1] one batch at a time; other integer
+    tensors (labels, codes) become int64.
+    """
+
+    def columns(self) -> tuple[torch.Tensor, ...]:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.columns()[0])
+
+    def num_batches(self, batch_size: int) -> int:
+        return math.ceil(len(self) / batch_size)
+
+    def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
+                device: torch.device | str = "cpu") -> Iterator[tuple[torch.Tensor, ...]]:
+        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        for index in order.split(batch_size):
+            yield tuple(_as_input(column[index].to(device)) for column in self.columns())
+
+
+def _as_input(t: torch.Tensor) -> torch.Tensor:
+    if t.dtype == torch.uint8:
+        return t.float().div_(255)
+    return t if t.is_floating_point() else t.long()
+
+
 @dataclass(frozen=True)
-class Split:
-    """One split in memory: uint8 images (N, C, H, W) and int64 labels (N,)."""
+class Split(Batched):
+    """One split of images in memory: uint8 images (N, C, H, W) and int64 labels (N,)."""
 
     images: torch.Tensor
     labels: torch.Tensor
 
-    def __len__(self) -> int:
-        return len(self.labels)
+    def columns(self) -> tuple[torch.Tensor, ...]:
+        return self.images, self.labels
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
@@ -51,20 +80,22 @@ class Split:
         """The first n examples (all when n is None)."""
         return self if n is None else Split(self.images[:n], self.labels[:n])
 
-    def batches(self, batch_size: int, *, shuffle: bool = False, generator: torch.Generator | None = None,
-                device: torch.device | str = "cpu") -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield (images in [0, 1] as float32, labels), moved to `device`."""
-        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
-        for index in order.split(batch_size):
-            x = self.images[index].to(device).float().div_(255)
-            yield x, self.labels[index].to(device)
+    def float_images(self, index: torch.Tensor | slice, device: torch.device | str = "cpu") -> torch.Tensor:
+        """The images at `index` (indices or a slice) as floats in [0, 1], (n, C, H, W)."""
+        return _as_input(self.images[index].to(device))
 
     def first_images(self, n: int, device: torch.device | str = "cpu") -> torch.Tensor:
-        """The first n images as floats in [0, 1], (n, C, H, W)."""
-        return self.images[:n].to(device).float().div_(255)
+        return self.float_images(slice(0, n), device)
 
-    def num_batches(self, batch_size: int) -> int:
-        return math.ceil(len(self) / batch_size)
+
+@dataclass(frozen=True)
+class TensorSet(Batched):
+    """Any tuple of tensors as a data set, e.g. (codes, labels) for a prior."""
+
+    tensors: tuple[torch.Tensor, ...]
+
+    def columns(self) -> tuple[torch.Tensor, ...]:
+        return self.tensors
 
 
 # --- readers of the released formats ------------------------------------------------------

@@ -38,3 +38,14 @@ def grid(rows: list[torch.Tensor], labels: list[str] | None = None, scale: int =
 def save_png(path: str | Path, picture: Image.Image) -> None:
     with atomic_path(path) as tmp:
         picture.save(tmp, format="PNG")
+
+
+def grid_of(images: torch.Tensor, rows: int, columns: int) -> Image.Image:
+    """The first rows x columns uint8 images (N, C, H, W), row by row."""
+    return grid(list((images[: rows * columns].float() / 255).split(columns)))
+
+
+def grid_by_label(images: torch.Tensor, labels: torch.Tensor, num_classes: int, columns: int) -> Image.Image:
+    """One labelled row per class: the first `columns` uint8 images of that label."""
+    rows = [images[labels == k][:columns].float() / 255 for k in range(num_classes)]
+    return grid(rows, labels=[str(k) for k in range(num_classes)])

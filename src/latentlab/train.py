@@ -18,7 +18,7 @@ import torch
 
 from latentlab.checkpoint import save_checkpoint
 from latentlab.config import TrainConfig, to_plain
-from latentlab.data import Split
+from latentlab.data import Batched
 from latentlab.io import load_tensors, save_tensors
 from latentlab.models import Trainable, build_model
 from latentlab.progress import TrainingProgress
@@ -80,7 +80,7 @@ class RunningMeans:
         return {name: float(total) / self.weight for name, total in self.sums.items()}
 
 
-def fit(model: Trainable, train: Split, test: Split, cfg: TrainConfig, *, device: torch.device, title: str,
+def fit(model: Trainable, train: Batched, test: Batched, cfg: TrainConfig, *, device: torch.device, title: str,
         log: Callable[[Metrics], None] | None = None, resume: ResumeFile | None = None) -> list[Metrics]:
     """Train on the sum of `model.losses`; return one dict of train/test metrics per epoch."""
     model.to(device)
@@ -119,7 +119,7 @@ def fit(model: Trainable, train: Split, test: Split, cfg: TrainConfig, *, device
     return history
 
 
-def _train_epoch(model: Trainable, data: Split, optimizer: torch.optim.Optimizer,
+def _train_epoch(model: Trainable, data: Batched, optimizer: torch.optim.Optimizer,
                  schedule: torch.optim.lr_scheduler.LRScheduler, batch_size: int, shuffle: torch.Generator,
                  device: torch.device, progress: TrainingProgress) -> Metrics:
     model.train()
@@ -140,7 +140,7 @@ def _train_epoch(model: Trainable, data: Split, optimizer: torch.optim.Optimizer
 
 
 @torch.no_grad()
-def evaluate(model: Trainable, data: Split, device: torch.device) -> Metrics:
+def evaluate(model: Trainable, data: Batched, device: torch.device) -> Metrics:
     """Means over `data` of the loss terms, their sum ("loss") and the model's measures."""
     model.eval()
     means = RunningMeans()
@@ -154,7 +154,7 @@ def _prefixed(split: str, metrics: Metrics) -> Metrics:
     return {f"{split}/{name}": value for name, value in metrics.items()}
 
 
-def train_and_save(name: str, config: dict[str, Any], train: Split, test: Split, cfg: TrainConfig, *,
+def train_and_save(name: str, config: dict[str, Any], train: Batched, test: Batched, cfg: TrainConfig, *,
                    device: torch.device, log_dir: Path, checkpoint: Path) -> tuple[Trainable, list[Metrics]]:
     """Build model `name` from `config`, fit it (logged, resumable) and save its checkpoint."""
     model = build_model(name, config)

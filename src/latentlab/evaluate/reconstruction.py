@@ -10,7 +10,7 @@ from latentlab.data import Split
 from latentlab.images import grid
 from latentlab.models import LatentModel
 from latentlab.models.vqvae import VQVAE
-from latentlab.quantize import code_statistics
+from latentlab.quantize import Quantizer, code_statistics
 
 SSIM_WINDOW = 11  # Gaussian window of Wang et al. 2004
 SSIM_SIGMA = 1.5
@@ -59,11 +59,15 @@ def reconstruction_scores(model: LatentModel, data: Split, device: torch.device)
 
 
 @torch.no_grad()
-def codebook_scores(model: VQVAE, data: Split, device: torch.device) -> dict[str, float]:
-    """Codebook usage and perplexity over the codes of every image of `data`."""
+def encode_codes(model: VQVAE, data: Split, device: torch.device) -> torch.Tensor:
+    """The VQ-VAE's codes of every image of `data`, (N, latent)."""
     model.eval()
-    codes = torch.cat([model.encode_codes(x) for x, _ in data.batches(BATCH_SIZE, device=device)])
-    return {**code_statistics(codes, model.quantizer.codebook_size), "restarts": int(model.quantizer.restarts)}
+    return torch.cat([model.encode_codes(x) for x, _ in data.batches(BATCH_SIZE, device=device)])
+
+
+def codebook_scores(codes: torch.Tensor, quantizer: Quantizer) -> dict[str, float]:
+    """Codebook usage and perplexity of `codes`, and how many dead codes were restarted in training."""
+    return {**code_statistics(codes, quantizer.codebook_size), "restarts": int(quantizer.restarts)}
 
 
 @torch.no_grad()

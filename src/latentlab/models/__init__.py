@@ -9,14 +9,18 @@ from latentlab.config import Config, ConfigError, parse, to_plain
 from latentlab.models.ae import Autoencoder
 from latentlab.models.base import LatentModel, Trainable
 from latentlab.models.classifier import Classifier
+from latentlab.models.pixelcnn import PixelCNN
 from latentlab.models.vae import VAE
 from latentlab.models.vqvae import VQVAE
+from latentlab.models.vqvae2 import VQVAE2
 
 MODELS: dict[str, type[Trainable]] = {
     "ae": Autoencoder,
     "vae": VAE,
     "vqvae": VQVAE,
     "classifier": Classifier,
+    "vqvae2": VQVAE2,
+    "pixelcnn": PixelCNN,
 }
 
 

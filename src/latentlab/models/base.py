@@ -33,12 +33,21 @@ class LatentModel(Trainable):
         """Pixel logits for a code of `encode`'s shape (VQ models quantize it first)."""
         raise NotImplementedError
 
+    def bottleneck(self, z: torch.Tensor) -> torch.Tensor:
+        """What the decoder reads for z: z itself here; VQ models snap it to code vectors."""
+        return z
+
+    def decode_unsnapped(self, z: torch.Tensor) -> torch.Tensor:
+        """Pixel logits from z used as it is, without quantization (the same as `decode` here)."""
+        return self.decode(z)
+
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """Images in [0, 1]: the model's reconstruction of x."""
         return torch.sigmoid(self.decode(self.encode(x)))
 
     def measures(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """The test split's pixel MSE, each epoch."""
         x = batch[0]
         return {"mse": (self.reconstruct(x) - x).pow(2).mean()}
 

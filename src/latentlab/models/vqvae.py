@@ -25,11 +25,14 @@ class VQVAE(LatentModel):
         return self.encoder(x).view(-1, self.latent, self.embed_dim)  # (B, latent*D) -> (B, latent, D)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decode_quantized(self.quantizer.snap(z))
+        return self.decode_unsnapped(self.bottleneck(z))
 
-    def decode_quantized(self, quantized: torch.Tensor) -> torch.Tensor:
-        """Logits from slot vectors, used as they are (codebook vectors, or any point of that space)."""
-        return self.decoder(quantized.flatten(1))
+    def bottleneck(self, z: torch.Tensor) -> torch.Tensor:
+        return self.quantizer.snap(z)
+
+    def decode_unsnapped(self, z: torch.Tensor) -> torch.Tensor:
+        """Logits from slot vectors used as they are: code vectors, or any point of that space."""
+        return self.decoder(z.flatten(1))
 
     @torch.no_grad()
     def encode_codes(self, x: torch.Tensor) -> torch.Tensor:
@@ -38,9 +41,9 @@ class VQVAE(LatentModel):
         return self.quantizer.nearest(z.flatten(0, 1)).view(z.shape[:2])  # (B*latent, D) -> (B, latent)
 
     def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.decode_quantized(self.quantizer.lookup(codes))
+        return self.decode_unsnapped(self.quantizer.lookup(codes))
 
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         x = batch[0]
         out = self.quantizer(self.encode(x))
-        return {"recon": bernoulli_nll(self.decode_quantized(out.quantized), x), **out.losses}
+        return {"recon": bernoulli_nll(self.decode_unsnapped(out.quantized), x), **out.losses}

@@ -1,0 +1,187 @@
+"""The study's report: every number of every stage in one table, and who wins each test.
+
+Reads only the metrics files the stages wrote, so it reports exactly what was measured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from latentlab.io import read_json
+from latentlab.tables import Row, markdown_table, read_csv
+
+SWEEP_MODELS = ("ae", "vae", "vqvae")
+LABELS = {"ae": "AE", "vae": "VAE", "vqvae": "VQ-VAE", "vqvae2": "VQ-VAE-2"}
+ANCHORS = {"train_images": "training images (the near anchor)", "uniform_noise": "uniform pixel noise (the far anchor)"}
+SAMPLERS = {  # sampler -> (model, how Z is drawn)
+    "ae_normal": ("ae", "Z ~ N(0, I) (naive)"),
+    "ae_mixture": ("ae", "Gaussian mixture fit to training codes"),
+    "vae_normal": ("vae", "Z ~ N(0, I) (its prior)"),
+    "vqvae_uniform": ("vqvae", "uniform random codes (naive)"),
+    "vqvae2_prior": ("vqvae2", "PixelCNN priors, labels from the data"),
+}
+COLUMNS = ["model", "latent", "sampler", "test_mse", "test_psnr", "test_ssim", "best_test_loss", "codebook_usage",
+           "probe_logistic", "probe_knn", "traversal_change", "traversal_locality",
+           "interpolation_end_class_share", "interpolation_smoothness", "interpolation_unsnapped_end_class_share",
+           "interpolation_unsnapped_smoothness", "fid", "class_entropy_bits", "conditional_accuracy",
+           "reference_conditional_accuracy", "prior_bits_per_image"]
+
+
+@dataclass
+class Metrics:
+    """Every stage's metrics, read from one folder."""
+
+    sweep: list[dict[str, str]]
+    stages: dict[str, Any]
+
+    @classmethod
+    def read(cls, folder: Path) -> Metrics:
+        names = ["classifier", "vqvae2", "prior_top", "prior_bottom", "sample", "noise", "traversal",
+                 "interpolation", "probe", "generation"]
+        return cls(read_csv(folder / "sweep.csv"), {name: read_json(folder / f"{name}.json") for name in names})
+
+    def __getitem__(self, name: str) -> Any:
+        return self.stages[name]
+
+
+def rows(m: Metrics) -> list[Row]:
+    """One row per model and latent size, one for VQ-VAE-2, one per sampler and FID anchor."""
+    latent = m["noise"]["latent"]
+    at = COLUMNS.index("traversal_change")  # the noise curve's columns go before it, one per scale
+    columns = COLUMNS[:at] + [f"noise_{key}" for key in m["noise"]["vqvae2"]] + COLUMNS[at:]
+
+    def row(**values: Any) -> Row:
+        return {column: values.get(column) for column in columns}
+
+    table = []
+    for run in m.sweep:
+        name, size = run["model"], int(run["latent"])
+        probe = m["probe"].get(name, {}).get(str(size), {})
+        table.append(row(model=name, latent=size, **{key: _number(run[key]) for key in SWEEP_COLUMNS},
+                         probe_logistic=probe.get("logistic"), probe_knn=probe.get("knn"),
+                         **(_at_comparison_latent(m, name) if size == latent else {})))
+    vq2 = m["vqvae2"]
+    table.append(row(
+        model="vqvae2", latent=vq2["slots"], test_mse=vq2["test"]["mse"], test_psnr=vq2["test"]["psnr"],
+        test_ssim=vq2["test"]["ssim"], best_test_loss=vq2["test"]["best_loss"],
+        codebook_usage=min(vq2["codebook"][level]["usage"] for level in ("top", "bottom")),
+        probe_logistic=m["probe"]["vqvae2"]["logistic"], probe_knn=m["probe"]["vqvae2"]["knn"],
+        conditional_accuracy=m["sample"]["conditional"]["accuracy"],
+        reference_conditional_accuracy=m["sample"]["conditional_reference"]["accuracy"],
+        prior_bits_per_image=m["prior_top"]["test"]["bits_per_image"] + m["prior_bottom"]["test"]["bits_per_image"],
+        **_at_comparison_latent(m, "vqvae2")))
+    for sampler, (model, _) in SAMPLERS.items():
+        if sampler in m["generation"]:
+            scores = m["generation"][sampler]
+            table.append(row(model=model, latent=vq2["slots"] if model == "vqvae2" else latent, sampler=sampler,
+                             fid=scores["fid"], class_entropy_bits=scores["classes"]["entropy_bits"]))
+    for anchor, scores in m["generation"]["anchors"].items():
+        table.append(row(model="(anchor)", sampler=anchor, fid=scores["fid"]))
+    return table
+
+
+SWEEP_COLUMNS = ("test_mse", "test_psnr", "test_ssim", "best_test_loss", "codebook_usage")
+
+
+def _at_comparison_latent(m: Metrics, name: str) -> Row:
+    """The evaluations that compare the models at model.latent."""
+    out = {f"noise_{key}": value for key, value in m["noise"].get(name, {}).items()}
+    if name in m["traversal"]:
+        out.update(traversal_change=m["traversal"][name]["mean_change"],
+                   traversal_locality=m["traversal"][name]["locality"])
+    for path, prefix in ((name, "interpolation"), (f"{name} unsnapped", "interpolation_unsnapped")):
+        if path in m["interpolation"]:
+            out.update({f"{prefix}_end_class_share": m["interpolation"][path]["end_class_share"],
+                        f"{prefix}_smoothness": m["interpolation"][path]["smoothness"]})
+    return out
+
+
+def _number(text: str) -> float | None:
+    return float(text) if text not in ("", None) else None
+
+
+# --- the markdown report ------------------------------------------------------------------
+
+
+def compared(m: Metrics, table: list[Row]) -> list[Row]:
+    """The model rows at model.latent, and VQ-VAE-2's."""
+    latent = m["noise"]["latent"]
+    return [r for r in table if r["sampler"] is None and (r["latent"] == latent or r["model"] == "vqvae2")]
+
+
+def winners(m: Metrics) -> list[str]:
+    """One sentence per test: which model wins it, with the number."""
+    at_latent = {r["model"]: r for r in compared(m, rows(m))}
+    lines = []
+
+    def best(title: str, column: str, lowest: bool) -> None:
+        candidates = {k: r[column] for k, r in at_latent.items() if r[column] is not None}
+        if candidates:
+            pick = (min if lowest else max)(candidates, key=candidates.get)
+            others = ", ".join(f"{LABELS[k]} {v:.4g}" for k, v in candidates.items() if k != pick)
+            lines.append(f"- **{title}**: {LABELS[pick]} ({column} {candidates[pick]:.4g}; {others}).")
+
+    best("Reconstruction", "test_mse", lowest=True)
+    best("Label kept in Z (linear probe)", "probe_logistic", lowest=False)
+    best("Label kept in Z (k-NN)", "probe_knn", lowest=False)
+    best("Robust to noise on Z (1 sd)", "noise_mse_at_1sd", lowest=True)
+    best("Most local coordinates (traversal)", "traversal_locality", lowest=False)
+    best("Interpolation stays on the two classes", "interpolation_end_class_share", lowest=False)
+    best("Smoothest interpolation", "interpolation_smoothness", lowest=True)
+    generation = {s: m["generation"][s]["fid"] for s in SAMPLERS if s in m["generation"]}
+    if generation:
+        pick = min(generation, key=generation.get)
+        sample, reference = m["sample"]["conditional"], m["sample"]["conditional_reference"]
+        lines.append(f"- **Generation**: {pick} (classifier-space FID {generation[pick]:.4g}). VQ-VAE-2 samples show "
+                     f"the requested label {sample['accuracy']:.1%} of the time at temperature {sample['temperature']:g} "
+                     f"({sample['samples']} samples; {reference['accuracy']:.1%} at temperature "
+                     f"{reference['temperature']:g}, {reference['samples']} samples).")
+    return lines + orderings(m)
+
+
+def orderings(m: Metrics) -> list[str]:
+    """The orderings the study expects, each reported as found, not forced."""
+    fid = {s: m["generation"][s]["fid"] for s in SAMPLERS if s in m["generation"]}
+    anchors = {k: v["fid"] for k, v in m["generation"]["anchors"].items()}
+    checks = []
+    if {"vqvae2_prior", "vae_normal", "ae_normal"} <= set(fid):
+        holds = fid["vqvae2_prior"] < fid["vae_normal"] < fid["ae_normal"]
+        checks.append(("FID: VQ-VAE-2 < VAE < AE-naive", holds,
+                       f"{fid['vqvae2_prior']:.4g}, {fid['vae_normal']:.4g}, {fid['ae_normal']:.4g}"))
+    if {"ae_mixture", "ae_normal"} <= set(fid):
+        checks.append(("FID: AE with a Gaussian mixture < AE-naive", fid["ae_mixture"] < fid["ae_normal"],
+                       f"{fid['ae_mixture']:.4g} vs {fid['ae_normal']:.4g}"))
+    if "ae_normal" in fid:
+        checks.append(("anchor: FID(train images) < FID(AE-naive) / 10", anchors["train_images"] < fid["ae_normal"] / 10,
+                       f"{anchors['train_images']:.4g} vs {fid['ae_normal']:.4g}"))
+    largest = anchors["uniform_noise"] > max([*fid.values(), anchors["train_images"]])
+    checks.append(("anchor: uniform noise has the largest FID", largest, f"{anchors['uniform_noise']:.4g}"))
+    return [f"- {'Holds' if holds else '**Does not hold**'}: {claim} ({numbers})." for claim, holds, numbers in checks]
+
+
+def markdown(m: Metrics) -> str:
+    """The report: winners first, then the tables."""
+    table = rows(m)
+    latent = m["noise"]["latent"]
+    by_size = [{k: r[k] for k in ("model", "latent", "test_mse", "test_psnr", "test_ssim", "best_test_loss",
+                                  "codebook_usage", "probe_logistic", "probe_knn")}
+               for r in table if r["sampler"] is None]
+    evaluations = [{k: v for k, v in r.items() if k == "model" or k.startswith(("noise_", "traversal_", "interpolation_"))}
+                   for r in compared(m, table)]
+    samplers = [{"sampler": r["sampler"], "model": r["model"],
+                 "Z drawn from": SAMPLERS[r["sampler"]][1] if r["sampler"] in SAMPLERS else ANCHORS[r["sampler"]],
+                 "fid": r["fid"], "class_entropy_bits": r["class_entropy_bits"]}
+                for r in table if r["sampler"] is not None]
+    classifier = m["classifier"]["test"]["accuracy"]
+    return "\n".join([
+        f"### Who wins (models compared at latent size {latent})", "", *winners(m), "",
+        f"### Reconstruction and label information per latent size (VQ-VAE-2: {m['vqvae2']['slots']} slots)", "",
+        markdown_table(by_size),
+        f"### Noise, traversal and interpolation at latent size {latent}", "",
+        markdown_table(evaluations),
+        f"### Generation ({m['generation']['reference']} as reference; FID in the judge classifier's feature "
+        f"space, test accuracy {classifier:.2%}, not Inception-FID; class entropy max log2(10) = 3.32 bits)", "",
+        markdown_table(samplers),
+    ])

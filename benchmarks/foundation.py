@@ -16,10 +16,11 @@ from pathlib import Path
 
 import torch
 
-from latentlab.config import load_config, to_plain
+from latentlab.config import load_config
 from latentlab.data import Split, load_info, load_split
 from latentlab.models import build_model, sweep_model_config
 from latentlab.runtime import setup
+from latentlab.schema import to_plain
 
 BUDGET_SECONDS = 12 * 60  # issue 3: data + classifier + 15 runs + summaries on 2 cores
 MEASURED_BATCHES = 40

@@ -4,10 +4,11 @@ import argparse
 from pathlib import Path
 
 from latentlab.cli import run
-from latentlab.config import load_config, to_plain
+from latentlab.config import load_config
 from latentlab.data import load_info, load_split
 from latentlab.io import write_json
 from latentlab.runtime import setup
+from latentlab.schema import to_plain
 from latentlab.train import summarize, train_and_save
 
 

@@ -7,7 +7,7 @@ import torch
 
 from latentlab.checkpoint import load_checkpoint
 from latentlab.cli import run
-from latentlab.config import ConfigError, load_config
+from latentlab.config import load_config
 from latentlab.data import load_split
 from latentlab.evaluate.classifier_score import predict
 from latentlab.evaluate.interpolation import interpolate, smoothness
@@ -15,6 +15,7 @@ from latentlab.evaluate.latents import comparison_models
 from latentlab.images import grid, save_png
 from latentlab.io import write_json
 from latentlab.runtime import setup
+from latentlab.schema import ConfigError
 
 
 def main() -> None:

@@ -4,13 +4,14 @@ import argparse
 from pathlib import Path
 
 from latentlab.cli import run
-from latentlab.config import ConfigError, load_config
+from latentlab.config import load_config
 from latentlab.data import load_split
 from latentlab.evaluate.latents import comparison_models, encode_all
 from latentlab.evaluate.traversal import change_scores, directions, traverse
 from latentlab.images import grid, save_png
 from latentlab.io import write_json
 from latentlab.runtime import setup
+from latentlab.schema import ConfigError
 from latentlab.tables import write_csv
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 from latentlab.cli import run
 from latentlab.codes import load_codes
-from latentlab.config import load_config, to_plain
+from latentlab.config import load_config
 from latentlab.io import write_json
 from latentlab.runtime import setup
+from latentlab.schema import to_plain
 from latentlab.train import summarize, train_and_save
 
 

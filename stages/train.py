@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 
 from latentlab.cli import run
-from latentlab.config import ConfigError, load_config
+from latentlab.config import load_config
 from latentlab.data import load_split
 from latentlab.evaluate.reconstruction import codebook_scores, encode_codes, reconstruction_grid, reconstruction_scores
 from latentlab.images import save_png
@@ -12,6 +12,7 @@ from latentlab.io import write_json
 from latentlab.models import sweep_model_config
 from latentlab.models.vqvae import VQVAE
 from latentlab.runtime import setup
+from latentlab.schema import ConfigError
 from latentlab.train import summarize, train_and_save
 
 

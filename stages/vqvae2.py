@@ -5,12 +5,13 @@ from pathlib import Path
 
 from latentlab.cli import run
 from latentlab.codes import extract_codes
-from latentlab.config import load_config, to_plain
+from latentlab.config import load_config
 from latentlab.data import load_split
 from latentlab.evaluate.reconstruction import codebook_scores, reconstruction_grid, reconstruction_scores
 from latentlab.images import save_png
 from latentlab.io import write_json
 from latentlab.runtime import setup
+from latentlab.schema import to_plain
 from latentlab.train import summarize, train_and_save
 
 

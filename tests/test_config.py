@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from latentlab.config import Config, ConfigError, load_config, parse
+from latentlab.config import Config, load_config
+from latentlab.schema import ConfigError, parse
 
 
 @pytest.fixture

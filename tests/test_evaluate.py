@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from latentlab.evaluate.reconstruction import psnr, ssim
-from latentlab.images import grid
+from latentlab.images import grid, label_width
 from latentlab.tables import markdown_table, read_csv, write_csv
 
 
@@ -35,7 +35,8 @@ def test_psnr():
 def test_grid_lays_out_rows_with_labels():
     rows = [torch.zeros(3, 1, 28, 28), torch.ones(2, 1, 28, 28)]
     picture = grid(rows, labels=["original", "ae"])
-    assert picture.height == 2 * 30 + 2 and picture.width == 64 + 3 * 30 + 2
+    assert picture.height == 2 * 30 + 2 and picture.width == label_width(["original"]) + 3 * 30 + 2
+    assert label_width(["vqvae2 unsnapped"]) > label_width(["original"]) > label_width(["ae"]) > 6
     plain = grid(rows)
     assert plain.width == 3 * 30 + 2 and plain.getpixel((2, 2)) == 0 and plain.getpixel((2, 32)) == 255
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import tiny_quantizer, tiny_trunk
-from latentlab.config import AEConfig, VAEConfig, VQVAE2ModelConfig, to_plain
+from latentlab.config import AEConfig, VAEConfig, VQVAE2ModelConfig
 from latentlab.evaluate.fid import fid, frechet_distance
 from latentlab.evaluate.generation import gaussian_mixture, uniform_codes
 from latentlab.evaluate.interpolation import interpolate, line, smoothness
@@ -16,6 +16,7 @@ from latentlab.evaluate.noise import mse_to_clean, noisy_decodes
 from latentlab.evaluate.probe import knn_probe, logistic_probe
 from latentlab.evaluate.traversal import change_scores, directions, traverse
 from latentlab.models import build_model
+from latentlab.schema import to_plain
 
 BOTTLENECKS = {"ae": AEConfig(), "vae": VAEConfig(beta=1.0), "vqvae": tiny_quantizer()}
 

@@ -7,9 +7,10 @@ import torch
 
 from conftest import tiny_quantizer, tiny_trunk
 from latentlab.checkpoint import load_checkpoint, save_checkpoint
-from latentlab.config import AEConfig, ClassifierModelConfig, ConfigError, VAEConfig, VQVAE2ModelConfig, to_plain
+from latentlab.config import AEConfig, ClassifierModelConfig, VAEConfig, VQVAE2ModelConfig
 from latentlab.models import build_model
 from latentlab.models.vae import gaussian_kl
+from latentlab.schema import ConfigError, to_plain
 
 SHAPE = (1, 28, 28)
 BOTTLENECKS = {"ae": AEConfig(), "vae": VAEConfig(beta=1.0), "vqvae": tiny_quantizer()}

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from conftest import tiny_quantizer, tiny_train, tiny_trunk
-from latentlab.config import to_plain
 from latentlab.data import Split
 from latentlab.models import build_model
 from latentlab.models.base import Trainable
+from latentlab.schema import to_plain
 from latentlab.train import ResumeFile, fit, summarize
 
 

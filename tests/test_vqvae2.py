@@ -7,9 +7,10 @@ import torch
 
 from conftest import tiny_quantizer
 from latentlab.codes import decode, extract_codes, load_codes, save_codes
-from latentlab.config import VQVAE2ModelConfig, to_plain
+from latentlab.config import VQVAE2ModelConfig
 from latentlab.data import Split
 from latentlab.models import build_model
+from latentlab.schema import to_plain
 
 
 def vqvae2_config(image_size: int = 32, **quantizer) -> dict:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
-from latentlab.config import ConfigError
 from latentlab.data import DataError
+from latentlab.schema import ConfigError
 
 
 def run(main: Callable[[], None]) -> None:

@@ -11,14 +11,14 @@ from PIL import Image, ImageDraw
 from latentlab.io import atomic_path
 
 PAD = 2  # pixels between images
-LABEL_WIDTH = 64  # pixels reserved on the left for row labels
+LABEL_MARGIN = 6  # pixels around the row labels on the left
 
 
 def grid(rows: list[torch.Tensor], labels: list[str] | None = None, scale: int = 1) -> Image.Image:
     """One image from rows of images in [0, 1], each (N, C, H, W); rows may differ in N."""
     channels, height, width = rows[0].shape[1:]
     columns = max(len(row) for row in rows)
-    left = LABEL_WIDTH if labels else 0
+    left = label_width(labels) if labels else 0
     canvas = np.full((len(rows) * (height + PAD) + PAD, left + columns * (width + PAD) + PAD, channels), 255, np.uint8)
     for r, row in enumerate(rows):
         pixels = (row.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
@@ -33,6 +33,12 @@ def grid(rows: list[torch.Tensor], labels: list[str] | None = None, scale: int =
         for r, label in enumerate(labels):
             draw.text((2, (PAD + r * (height + PAD) + height // 2 - 5) * scale), label, fill=0)
     return picture
+
+
+def label_width(labels: list[str]) -> int:
+    """Pixels the longest label takes in PIL's default font, with a margin."""
+    measure = ImageDraw.Draw(Image.new("L", (1, 1)))
+    return int(max(measure.textlength(label) for label in labels)) + LABEL_MARGIN
 
 
 def save_png(path: str | Path, picture: Image.Image) -> None:

@@ -17,11 +17,12 @@ from typing import Any
 import torch
 
 from latentlab.checkpoint import save_checkpoint
-from latentlab.config import TrainConfig, to_plain
+from latentlab.config import TrainConfig
 from latentlab.data import Batched
 from latentlab.io import load_tensors, save_tensors
 from latentlab.models import Trainable, build_model
 from latentlab.progress import TrainingProgress
+from latentlab.schema import to_plain
 from latentlab.tracking import LiveLogger
 
 RESUME_DIR = Path(".resume")  # unfinished runs' states; git- and DVC-ignored

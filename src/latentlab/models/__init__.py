@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, get_type_hints
 
-from latentlab.config import Config, ConfigError, parse, to_plain
+from latentlab.config import Config
 from latentlab.models.ae import Autoencoder
 from latentlab.models.base import LatentModel, Trainable
 from latentlab.models.classifier import Classifier
@@ -13,6 +13,7 @@ from latentlab.models.pixelcnn import PixelCNN
 from latentlab.models.vae import VAE
 from latentlab.models.vqvae import VQVAE
 from latentlab.models.vqvae2 import VQVAE2
+from latentlab.schema import ConfigError, parse, to_plain
 
 MODELS: dict[str, type[Trainable]] = {
     "ae": Autoencoder,

@@ -15,8 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentlab.config import ConfigError, PixelCNNModelConfig
+from latentlab.config import PixelCNNModelConfig
 from latentlab.models.base import Batch, Trainable
+from latentlab.schema import ConfigError
 
 
 def gate(pre: torch.Tensor) -> torch.Tensor:

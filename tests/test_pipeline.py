@@ -138,3 +138,13 @@ def test_latent_outside_the_sweep_fails_clearly_and_keeps_outputs(project):
     assert len(ran_stages(failed.stdout)) == 1 and ran_stages(failed.stdout) <= COMPARISONS  # stopped at once
     for path, content in before.items():
         assert path.is_file() and path.read_bytes() == content, path
+
+
+def test_fashion_mnist_runs_the_same_stages(project):
+    """`data.name: fashion_mnist` needs no other change: every stage reruns on the new data."""
+    done = project.dvc("exp", "run", "-S", "data.name=fashion_mnist", "-S", "model.latent=4")
+    assert "data" in ran_stages(done.stdout) and "report" in ran_stages(done.stdout)
+    assert ran_stages(done.stdout) >= {"classifier", "vqvae2", "prior_bottom", "sample", "eval_generation"}
+    for path in (project.path / "metrics").rglob("*.json"):
+        values = numbers(json.loads(path.read_text()))
+        assert values and all(math.isfinite(v) for v in values), path

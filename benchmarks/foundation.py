@@ -11,11 +11,13 @@ Prints, for the default params:
 from __future__ import annotations
 
 import argparse
+import itertools
 import time
 from pathlib import Path
 
 import torch
 
+from latentlab.cli import run
 from latentlab.config import load_config
 from latentlab.data import Split, load_info, load_split
 from latentlab.models import build_model, sweep_model_config
@@ -30,7 +32,8 @@ def seconds_per_epoch(model: torch.nn.Module, data: Split, batch_size: int, devi
     """Time MEASURED_BATCHES training steps (after 3 warm-up steps) and scale to one epoch."""
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model.to(device).train()
-    batches = data.batches(batch_size, shuffle=True, device=device)
+    batches = itertools.chain.from_iterable(  # as many epochs as the measurement needs (small data sets)
+        data.batches(batch_size, shuffle=True, device=device) for _ in itertools.count())
     for step, batch in enumerate(batches):
         if step == 3:
             started = time.perf_counter()
@@ -48,7 +51,7 @@ def batching_ratio(data: Split, batch_size: int) -> float:
     from PIL import Image
     from torchvision.transforms.functional import to_tensor
 
-    n = 50 * batch_size
+    n = min(50 * batch_size, len(data.images))
     started = time.perf_counter()
     for _ in data.head(n).batches(batch_size, shuffle=True):
         pass
@@ -90,4 +93,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run(main)

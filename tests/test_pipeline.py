@@ -19,7 +19,7 @@ import yaml
 from conftest import ROOT
 
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore", ".dvc/config",
-                 ".dvc/.gitignore", "stages", "src", "plots/templates"]
+                 ".dvc/.gitignore", "stages", "src", "plots/templates", "benchmarks"]
 TINY = {
     ("data", "train_size"): 300, ("data", "test_size"): 100,
     ("classifier", "train", "epochs"): 1, ("train", "epochs"): 1,
@@ -138,6 +138,15 @@ def test_latent_outside_the_sweep_fails_clearly_and_keeps_outputs(project):
     assert len(ran_stages(failed.stdout)) == 1 and ran_stages(failed.stdout) <= COMPARISONS  # stopped at once
     for path, content in before.items():
         assert path.is_file() and path.read_bytes() == content, path
+    project.run("git", "checkout", "--", "params.yaml")  # dvc leaves the failed -S value in params.yaml
+
+
+@pytest.mark.parametrize("script, ratio", [("foundation.py", r"= [\d.]+ of the 12-minute budget"),
+                                           ("sampling.py", r"= [\d.]+ of the 60 s target")])
+def test_benchmarks_run_on_the_trained_models(project, script, ratio):
+    """The benchmark scripts are not tests of speed, but they must run and print their ratio."""
+    done = project.run(sys.executable, str(Path("benchmarks") / script))
+    assert re.search(ratio, done.stdout), done.stdout
 
 
 def test_fashion_mnist_runs_the_same_stages(project):

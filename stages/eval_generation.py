@@ -51,7 +51,9 @@ def main() -> None:
     classifier = load_checkpoint(args.classifier, device)
     num_classes = len(load_info(args.data)["classes"])
     images = samplers(comparison_models(args.checkpoints, None, cfg, device), train, cfg, device)
-    images["vqvae2_prior"] = load_tensors(args.samples)["unconditional"]["images"][:n]
+    samples = load_tensors(args.samples)  # VQ-VAE-2: at the sampling temperature, and at the reference one
+    images["vqvae2_prior"] = samples["unconditional"]["images"][:n]
+    images["vqvae2_prior_reference"] = g.evenly_spaced(samples["conditional_reference"]["images"], n)
     anchors = {"train_images": train.images[:n],
                "uniform_noise": g.uniform_noise_images(n, train.image_shape, torch.Generator().manual_seed(cfg.base.seed))}
     reference = classifier_features(classifier, test.images, device)

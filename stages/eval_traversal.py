@@ -1,4 +1,7 @@
-"""Stage `eval_traversal`: move each coordinate of Z around one test image's code; does it act locally?"""
+"""Stage `eval_traversal`: move each coordinate of Z around a test image's code; does it act locally?
+
+The figure shows one image (traversal.digit); the scores average over the first traversal.score_images.
+"""
 
 import argparse
 from pathlib import Path
@@ -7,7 +10,7 @@ from latentlab.cli import run
 from latentlab.config import load_config
 from latentlab.data import load_split
 from latentlab.evaluate.latents import comparison_models, encode_all
-from latentlab.evaluate.traversal import change_scores, directions, traverse
+from latentlab.evaluate.traversal import change_scores, directions, mean_scores, traverse
 from latentlab.images import grid, save_png
 from latentlab.io import write_json
 from latentlab.runtime import setup
@@ -33,13 +36,17 @@ def main() -> None:
     image = test.float_images(matches[:1, 0], device)  # (1, C, H, W)
     offsets = [t.span * (2 * i / (t.steps - 1) - 1) for i in range(t.steps)]  # -span ... +span
     metrics, rows = {"latent": cfg.model.latent, "digit": t.digit}, []
+    scored = test.first_images(t.score_images, device)
+    metrics["score_images"] = len(scored)
     for name, model in comparison_models(args.checkpoints, None, cfg, device).items():
         steps = directions(encode_all(model, train.head(t.spread_images), device)).to(device)
         images = traverse(model, model.encode(image)[0], steps, offsets)
-        scores = [change_scores(row, middle=t.steps // 2) for row in images]
+        save_png(args.grids / f"{name}.png", grid(list(images), labels=[f"z{c}" for c in range(len(images))]))
+        scores = mean_scores([change_scores(row, middle=t.steps // 2)  # per coordinate, over the scored images
+                              for row in traverse(model, model.encode(scored[i : i + 1])[0], steps, offsets)]
+                             for i in range(len(scored)))
         rows += [{"model": name, "coordinate": c, **s} for c, s in enumerate(scores)]
         metrics[name] = {key: sum(s[key] for s in scores) / len(scores) for key in ("mean_change", "locality")}
-        save_png(args.grids / f"{name}.png", grid(list(images), labels=[f"z{c}" for c in range(len(images))]))
     write_json(args.metrics, metrics)
     write_csv(args.scores, rows)
 

@@ -44,7 +44,7 @@ def main() -> None:
         samples[kind] = {"images": images, "labels": labels}
         metrics[kind] = {"samples": len(labels), "temperature": temperature,
                          **agreement(predicted, labels, num_classes), "classes": class_histogram(predicted, num_classes)}
-    save_tensors(args.samples, {kind: samples[kind] for kind in ("conditional", "unconditional")})
+    save_tensors(args.samples, samples)
     write_json(args.metrics, metrics)
     save_png(args.grids[0], grid_by_label(**samples["conditional"], num_classes=num_classes, columns=s.grid_columns))
     save_png(args.grids[1], grid_of(samples["unconditional"]["images"], rows=num_classes, columns=s.grid_columns))

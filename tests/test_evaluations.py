@@ -9,6 +9,7 @@ import torch
 
 from conftest import tiny_quantizer, tiny_trunk
 from latentlab.config import AEConfig, VAEConfig, VQVAE2ModelConfig
+from latentlab.evaluate import generation as g
 from latentlab.evaluate.fid import fid, frechet_distance
 from latentlab.evaluate.generation import gaussian_mixture, uniform_codes
 from latentlab.evaluate.interpolation import interpolate, line, smoothness
@@ -181,3 +182,40 @@ def test_readme_shows_the_generated_report():
     from latentlab.readme import report_block
 
     assert report_block((ROOT / "README.md").read_text()) == (ROOT / "metrics" / "report.md").read_text().strip("\n")
+
+
+def test_the_report_states_each_ordering_as_found():
+    """On the committed run's metrics: an ordering that is broken is reported as broken, never forced."""
+    import copy
+
+    from conftest import ROOT
+    from latentlab.report import Metrics, orderings, winners
+
+    found = Metrics.read(ROOT / "metrics")
+    claims = " ".join(orderings(found))
+    assert all(claim in claims for claim in ("FID: VQ-VAE-2 (temperature 1)", "AE with a Gaussian mixture",
+                                             "uniform noise has the largest", "the seed's reading"))
+    broken = copy.deepcopy(found)
+    fids = broken["generation"]
+    fids["vae_normal"]["fid"] = fids["ae_normal"]["fid"] + 1  # VAE samples now worse than AE-naive
+    broken["traversal"]["vqvae"]["locality"] = 1.0  # VQ-VAE coordinates now the most local
+    lines = orderings(broken)
+    assert any(line.startswith("- **Does not hold**: FID: VQ-VAE-2 (temperature 0.7) < VAE < AE-naive") for line in lines)
+    assert any(line.startswith("- Holds: the seed's reading") for line in lines)
+    assert any(line.startswith("- **Most local coordinates (traversal)**: VQ-VAE (") for line in winners(broken))
+
+
+def test_traversal_scores_average_per_coordinate_over_images():
+    from latentlab.evaluate.traversal import mean_scores
+
+    per_image = [[{"locality": 0.2, "mean_change": 1.0}, {"locality": 0.6, "mean_change": 0.0}],
+                 [{"locality": 0.4, "mean_change": 3.0}, {"locality": 1.0, "mean_change": 2.0}]]
+    averaged = mean_scores(iter(per_image))
+    assert averaged == [pytest.approx({"locality": 0.3, "mean_change": 2.0}),
+                        pytest.approx({"locality": 0.8, "mean_change": 1.0})]
+
+
+def test_evenly_spaced_keeps_every_label_of_a_sorted_set():
+    labels = torch.arange(10).repeat_interleave(100)  # 0 x100, 1 x100, ... like labels_per_class
+    assert set(g.evenly_spaced(labels, 20).tolist()) == set(range(10))
+    assert len(g.evenly_spaced(labels, 20)) == 20 and torch.equal(g.evenly_spaced(labels, 5000), labels)

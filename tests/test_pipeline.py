@@ -26,7 +26,8 @@ TINY = {
     ("sweep", "latents"): [2, 4], ("model", "latent"): 4,
     ("vqvae2", "train", "epochs"): 1, ("prior_top", "train", "epochs"): 1, ("prior_bottom", "train", "epochs"): 1,
     ("sample", "per_label"): 3, ("sample", "unconditional"): 20, ("sample", "reference_per_label"): 2,
-    ("noise", "images"): 20, ("noise", "spread_images"): 100, ("traversal", "spread_images"): 100,
+    ("noise", "images"): 20, ("noise", "spread_images"): 100,
+    ("traversal", "spread_images"): 100, ("traversal", "score_images"): 3,
     ("interpolation", "pairs"): 2, ("probe", "train_images"): 200, ("probe", "max_iter"): 20,
     ("generation", "samples"): 20, ("generation", "mixture_components"): 2,
 }

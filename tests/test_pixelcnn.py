@@ -99,3 +99,21 @@ def test_low_temperature_concentrates_on_the_mode():
     warm = model.sample(labels, temperature=1.0, generator=torch.Generator().manual_seed(0))
     assert cold[:, 0, 0].unique().numel() == 1  # the first code has no context: one mode
     assert warm[:, 0, 0].unique().numel() > 1
+
+
+@pytest.mark.parametrize("level, stride", [("prior_top", 8), ("prior_bottom", 4)])
+def test_the_default_priors_see_every_earlier_code_of_their_grid(level, stride):
+    """params.yaml's depth and kernel reach the whole grid: the sampler never ignores a drawn code."""
+    from conftest import ROOT
+    from latentlab.config import load_config
+
+    cfg = load_config(ROOT / "params.yaml")
+    side = cfg.vqvae2.model.image_size // stride
+    shape = getattr(cfg, level).model
+    model = PixelCNN((side, side), 7, 10, None, None, PixelCNNModelConfig(
+        channels=8, layers=shape.layers, kernel_size=shape.kernel_size, condition_blocks=1)).eval()
+    codes, labels = torch.randint(0, 7, (1, side, side)), torch.tensor([3])
+    for i, j in [(side - 1, side - 1), (side - 1, 0), (side // 2, side - 1)]:
+        grad = influence(model, codes, labels, (i, j))
+        earlier = torch.arange(side * side).view(side, side) < i * side + j
+        assert (grad[earlier] > 0).all(), f"{level}: logits at {(i, j)} ignore some earlier codes"

@@ -91,3 +91,12 @@ def test_code_statistics():
     assert uniform["usage"] == 1.0 and uniform["perplexity"] == pytest.approx(16)
     single = code_statistics(torch.zeros(10, dtype=torch.long), codebook_size=16)
     assert single["usage"] == 1 / 16 and single["perplexity"] == pytest.approx(1)
+
+
+@pytest.mark.parametrize("cls", [EMAVectorQuantizer, VectorQuantizer])
+def test_no_code_is_dead_on_its_first_step(cls):
+    """A fresh codebook starts at the fair usage: a large first batch does not restart every code."""
+    quantizer = cls(tiny_quantizer(codebook_size=64, decay=0.99, dead_code_threshold=0.1)).train()
+    quantizer(torch.randn(8192, 4))
+    assert int(quantizer.restarts) == 0
+    assert torch.allclose(quantizer.usage.sum(), torch.tensor(8192.0))

@@ -170,6 +170,7 @@ class TraversalConfig:
     span: PositiveFloat  # offsets run from -span to +span coordinate standard deviations
     steps: Annotated[int, Bounds(at_least=3), Odd()]  # odd: the middle offset is 0, the reconstruction
     spread_images: PositiveInt
+    score_images: PositiveInt  # the scores average over this many test images (the figure shows one)
 
 
 @dataclass(frozen=True)

@@ -77,8 +77,12 @@ class Quantizer(nn.Module):
 
     @torch.no_grad()
     def _initialize(self, flat: torch.Tensor) -> None:
-        """Start the codebook on encoder outputs, so no code starts far from the data."""
+        """Start the codebook on encoder outputs, so no code starts far from the data.
+
+        Usage starts at the fair share (batch vectors / codes): no code counts as dead before it had a chance.
+        """
         self.codebook.data.copy_(_sample_rows(flat, self.codebook_size))
+        self.usage.fill_(len(flat) / self.codebook_size)
         self.initialized.fill_(True)
 
     @torch.no_grad()

@@ -15,18 +15,23 @@ from latentlab.tables import Row, markdown_table, read_csv
 SWEEP_MODELS = ("ae", "vae", "vqvae")
 LABELS = {"ae": "AE", "vae": "VAE", "vqvae": "VQ-VAE", "vqvae2": "VQ-VAE-2"}
 ANCHORS = {"train_images": "training images (the near anchor)", "uniform_noise": "uniform pixel noise (the far anchor)"}
-SAMPLERS = {  # sampler -> (model, how Z is drawn)
+SAMPLERS = {  # sampler -> (model, how Z is drawn; {temperature} and {reference} from the sample stage)
     "ae_normal": ("ae", "Z ~ N(0, I) (naive)"),
     "ae_mixture": ("ae", "Gaussian mixture fit to training codes"),
     "vae_normal": ("vae", "Z ~ N(0, I) (its prior)"),
     "vqvae_uniform": ("vqvae", "uniform random codes (naive)"),
-    "vqvae2_prior": ("vqvae2", "PixelCNN priors, labels from the data"),
+    "vqvae2_prior": ("vqvae2", "PixelCNN priors at temperature {temperature}, labels from the data"),
+    "vqvae2_prior_reference": ("vqvae2", "PixelCNN priors at temperature {reference}, labels evenly spread"),
 }
-COLUMNS = ["model", "latent", "sampler", "test_mse", "test_psnr", "test_ssim", "best_test_loss", "codebook_usage",
-           "probe_logistic", "probe_knn", "traversal_change", "traversal_locality",
+LEVELS = ("top", "bottom")
+COLUMNS = ["model", "latent", "sampler", "epochs", "test_mse", "test_psnr", "test_ssim", "best_test_loss",
+           "code_bits", "codebook_usage", "codebook_perplexity", "probe_logistic", "probe_knn",
+           "traversal_change", "traversal_locality",
            "interpolation_end_class_share", "interpolation_smoothness", "interpolation_unsnapped_end_class_share",
            "interpolation_unsnapped_smoothness", "fid", "class_entropy_bits", "conditional_accuracy",
-           "reference_conditional_accuracy", "prior_bits_per_image"]
+           "unconditional_accuracy", "reference_conditional_accuracy", "prior_bits_per_image",
+           *[f"{level}_{key}" for level in LEVELS for key in ("code_bits", "codebook_usage", "codebook_perplexity",
+                                                               "codebook_restarts", "prior_bits_per_code")]]
 
 
 @dataclass
@@ -62,16 +67,24 @@ def rows(m: Metrics) -> list[Row]:
         table.append(row(model=name, latent=size, **{key: _number(run[key]) for key in SWEEP_COLUMNS},
                          probe_logistic=probe.get("logistic"), probe_knn=probe.get("knn"),
                          **(_at_comparison_latent(m, name) if size == latent else {})))
-    vq2 = m["vqvae2"]
+    vq2, levels = m["vqvae2"], m["vqvae2"]["codebook"]
+    per_level = {}
+    for level in LEVELS:
+        per_level.update({f"{level}_code_bits": levels[level]["bits"], f"{level}_codebook_usage": levels[level]["usage"],
+                          f"{level}_codebook_perplexity": levels[level]["perplexity"],
+                          f"{level}_codebook_restarts": levels[level]["restarts"],
+                          f"{level}_prior_bits_per_code": m[f"prior_{level}"]["test"]["bits_per_code"]})
     table.append(row(
-        model="vqvae2", latent=vq2["slots"], test_mse=vq2["test"]["mse"], test_psnr=vq2["test"]["psnr"],
-        test_ssim=vq2["test"]["ssim"], best_test_loss=vq2["test"]["best_loss"],
-        codebook_usage=min(vq2["codebook"][level]["usage"] for level in ("top", "bottom")),
+        model="vqvae2", latent=vq2["slots"], epochs=vq2["epochs"], test_mse=vq2["test"]["mse"],
+        test_psnr=vq2["test"]["psnr"], test_ssim=vq2["test"]["ssim"], best_test_loss=vq2["test"]["best_loss"],
+        code_bits=sum(levels[level]["bits"] for level in LEVELS),
+        codebook_usage=min(levels[level]["usage"] for level in LEVELS),
         probe_logistic=m["probe"]["vqvae2"]["logistic"], probe_knn=m["probe"]["vqvae2"]["knn"],
         conditional_accuracy=m["sample"]["conditional"]["accuracy"],
+        unconditional_accuracy=m["sample"]["unconditional"]["accuracy"],
         reference_conditional_accuracy=m["sample"]["conditional_reference"]["accuracy"],
-        prior_bits_per_image=m["prior_top"]["test"]["bits_per_image"] + m["prior_bottom"]["test"]["bits_per_image"],
-        **_at_comparison_latent(m, "vqvae2")))
+        prior_bits_per_image=sum(m[f"prior_{level}"]["test"]["bits_per_image"] for level in LEVELS),
+        **per_level, **_at_comparison_latent(m, "vqvae2")))
     for sampler, (model, _) in SAMPLERS.items():
         if sampler in m["generation"]:
             scores = m["generation"][sampler]
@@ -82,7 +95,8 @@ def rows(m: Metrics) -> list[Row]:
     return table
 
 
-SWEEP_COLUMNS = ("test_mse", "test_psnr", "test_ssim", "best_test_loss", "codebook_usage")
+SWEEP_COLUMNS = ("epochs", "test_mse", "test_psnr", "test_ssim", "best_test_loss", "code_bits", "codebook_usage",
+                 "codebook_perplexity")
 
 
 def _at_comparison_latent(m: Metrics, name: str) -> Row:
@@ -112,16 +126,22 @@ def compared(m: Metrics, table: list[Row]) -> list[Row]:
 
 
 def winners(m: Metrics) -> list[str]:
-    """One sentence per test: which model wins it, with the number."""
+    """One sentence per test: which of AE, VAE, VQ-VAE wins it at model.latent, with VQ-VAE-2 beside them.
+
+    VQ-VAE-2 has more code (both levels) and its own budget, so it is shown next to the winner, never
+    crowned over models of another size.
+    """
     at_latent = {r["model"]: r for r in compared(m, rows(m))}
     lines = []
 
     def best(title: str, column: str, lowest: bool) -> None:
-        candidates = {k: r[column] for k, r in at_latent.items() if r[column] is not None}
+        candidates = {k: r[column] for k, r in at_latent.items() if k in SWEEP_MODELS and r[column] is not None}
         if candidates:
             pick = (min if lowest else max)(candidates, key=candidates.get)
             others = ", ".join(f"{LABELS[k]} {v:.4g}" for k, v in candidates.items() if k != pick)
-            lines.append(f"- **{title}**: {LABELS[pick]} ({column} {candidates[pick]:.4g}; {others}).")
+            beside = at_latent.get("vqvae2", {}).get(column)
+            aside = f" VQ-VAE-2: {beside:.4g}." if beside is not None else ""
+            lines.append(f"- **{title}**: {LABELS[pick]} ({column} {candidates[pick]:.4g}; {others}).{aside}")
 
     best("Reconstruction", "test_mse", lowest=True)
     best("Label kept in Z (linear probe)", "probe_logistic", lowest=False)
@@ -142,14 +162,16 @@ def winners(m: Metrics) -> list[str]:
 
 
 def orderings(m: Metrics) -> list[str]:
-    """The orderings the study expects, each reported as found, not forced."""
+    """The orderings the study expects, and the seed's reading of the traversal: each reported as found."""
     fid = {s: m["generation"][s]["fid"] for s in SAMPLERS if s in m["generation"]}
     anchors = {k: v["fid"] for k, v in m["generation"]["anchors"].items()}
     checks = []
-    if {"vqvae2_prior", "vae_normal", "ae_normal"} <= set(fid):
-        holds = fid["vqvae2_prior"] < fid["vae_normal"] < fid["ae_normal"]
-        checks.append(("FID: VQ-VAE-2 < VAE < AE-naive", holds,
-                       f"{fid['vqvae2_prior']:.4g}, {fid['vae_normal']:.4g}, {fid['ae_normal']:.4g}"))
+    for sampler in ("vqvae2_prior", "vqvae2_prior_reference"):
+        if {sampler, "vae_normal", "ae_normal"} <= set(fid):
+            temperature = m["sample"]["unconditional" if sampler == "vqvae2_prior" else "conditional_reference"]["temperature"]
+            checks.append((f"FID: VQ-VAE-2 (temperature {temperature:g}) < VAE < AE-naive",
+                           fid[sampler] < fid["vae_normal"] < fid["ae_normal"],
+                           f"{fid[sampler]:.4g}, {fid['vae_normal']:.4g}, {fid['ae_normal']:.4g}"))
     if {"ae_mixture", "ae_normal"} <= set(fid):
         checks.append(("FID: AE with a Gaussian mixture < AE-naive", fid["ae_mixture"] < fid["ae_normal"],
                        f"{fid['ae_mixture']:.4g} vs {fid['ae_normal']:.4g}"))
@@ -158,27 +180,59 @@ def orderings(m: Metrics) -> list[str]:
                        f"{anchors['train_images']:.4g} vs {fid['ae_normal']:.4g}"))
     largest = anchors["uniform_noise"] > max([*fid.values(), anchors["train_images"]])
     checks.append(("anchor: uniform noise has the largest FID", largest, f"{anchors['uniform_noise']:.4g}"))
+    locality = {k: m["traversal"][k]["locality"] for k in SWEEP_MODELS if k in m["traversal"]}
+    if set(locality) == set(SWEEP_MODELS):
+        checks.append(("the seed's reading: VQ-VAE coordinates act more locally than AE's and VAE's (traversal)",
+                       locality["vqvae"] > max(locality["ae"], locality["vae"]),
+                       ", ".join(f"{LABELS[k]} {v:.4g}" for k, v in locality.items())))
     return [f"- {'Holds' if holds else '**Does not hold**'}: {claim} ({numbers})." for claim, holds, numbers in checks]
+
+
+def budgets(m: Metrics, table: list[Row]) -> str:
+    """What each compared model had: epochs and code size, from the metrics files."""
+    latent = m["noise"]["latent"]
+    sweep = {r["model"]: r for r in table if r["sampler"] is None and r["latent"] == latent}
+    vq2 = next(r for r in table if r["model"] == "vqvae2" and r["sampler"] is None)
+    epochs = sorted({int(r["epochs"]) for r in sweep.values()})
+    vq_bits = f"; VQ-VAE's code is {sweep['vqvae']['code_bits']:.0f} bits" if "vqvae" in sweep else ""
+    return (f"AE, VAE and VQ-VAE share one trunk and train {'/'.join(map(str, epochs))} epochs at latent size {latent}"
+            f"{vq_bits}. VQ-VAE-2, beside them, has {vq2['latent']} slots on two levels ({vq2['code_bits']:.0f} bits) "
+            f"and trains {int(vq2['epochs'])} epochs: its numbers are for reference, not a contest at equal size.")
 
 
 def markdown(m: Metrics) -> str:
     """The report: winners first, then the tables."""
     table = rows(m)
     latent = m["noise"]["latent"]
-    by_size = [{k: r[k] for k in ("model", "latent", "test_mse", "test_psnr", "test_ssim", "best_test_loss",
-                                  "codebook_usage", "probe_logistic", "probe_knn")}
+    temperatures = {"temperature": f"{m['sample']['unconditional']['temperature']:g}",
+                    "reference": f"{m['sample']['conditional_reference']['temperature']:g}"}
+    by_size = [{k: r[k] for k in ("model", "latent", "epochs", "test_mse", "test_psnr", "test_ssim", "best_test_loss",
+                                  "code_bits", "codebook_usage", "codebook_perplexity", "probe_logistic", "probe_knn")}
                for r in table if r["sampler"] is None]
+    vq2 = next(r for r in table if r["model"] == "vqvae2" and r["sampler"] is None)
+    levels = [{"level": level, **{key: vq2[f"{level}_{key}"] for key in (
+        "code_bits", "codebook_usage", "codebook_perplexity", "codebook_restarts", "prior_bits_per_code")}}
+        for level in LEVELS]
     evaluations = [{k: v for k, v in r.items() if k == "model" or k.startswith(("noise_", "traversal_", "interpolation_"))}
                    for r in compared(m, table)]
     samplers = [{"sampler": r["sampler"], "model": r["model"],
-                 "Z drawn from": SAMPLERS[r["sampler"]][1] if r["sampler"] in SAMPLERS else ANCHORS[r["sampler"]],
+                 "Z drawn from": (SAMPLERS[r["sampler"]][1].format(**temperatures) if r["sampler"] in SAMPLERS
+                                  else ANCHORS[r["sampler"]]),
                  "fid": r["fid"], "class_entropy_bits": r["class_entropy_bits"]}
                 for r in table if r["sampler"] is not None]
     classifier = m["classifier"]["test"]["accuracy"]
+    sample = m["sample"]
     return "\n".join([
-        f"### Who wins (models compared at latent size {latent})", "", *winners(m), "",
+        f"### Who wins (AE, VAE and VQ-VAE at latent size {latent}; VQ-VAE-2 beside them)", "",
+        budgets(m, table), "", *winners(m), "",
         f"### Reconstruction and label information per latent size (VQ-VAE-2: {m['vqvae2']['slots']} slots)", "",
         markdown_table(by_size),
+        "### VQ-VAE-2 per level, and its priors (test bits per code)", "",
+        markdown_table(levels),
+        f"Samples showing the requested label: {sample['conditional']['accuracy']:.1%} conditional and "
+        f"{sample['unconditional']['accuracy']:.1%} unconditional at temperature {temperatures['temperature']}, "
+        f"{sample['conditional_reference']['accuracy']:.1%} conditional at temperature {temperatures['reference']} "
+        f"(per label in metrics/sample.json).", "",
         f"### Noise, traversal and interpolation at latent size {latent}", "",
         markdown_table(evaluations),
         f"### Generation ({m['generation']['reference']} as reference; FID in the judge classifier's feature "

@@ -46,3 +46,10 @@ def uniform_codes(model: VQVAE, n: int, generator: torch.Generator) -> torch.Ten
 def uniform_noise_images(n: int, shape: tuple[int, int, int], generator: torch.Generator) -> torch.Tensor:
     """Pixels drawn uniformly: the far anchor of the FID scale."""
     return torch.randint(256, (n, *shape), generator=generator, dtype=torch.uint8)
+
+
+def evenly_spaced(images: torch.Tensor, n: int) -> torch.Tensor:
+    """At most n images spread over the whole tensor (so a label-sorted set keeps every label)."""
+    if len(images) <= n:
+        return images
+    return images[torch.linspace(0, len(images) - 1, n).round().long()]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -66,8 +68,12 @@ def encode_codes(model: VQVAE, data: Split, device: torch.device) -> torch.Tenso
 
 
 def codebook_scores(codes: torch.Tensor, quantizer: Quantizer) -> dict[str, float]:
-    """Codebook usage and perplexity of `codes`, and how many dead codes were restarted in training."""
-    return {**code_statistics(codes, quantizer.codebook_size), "restarts": int(quantizer.restarts)}
+    """Codebook usage and perplexity of `codes`, dead codes restarted in training, and the code's size in bits.
+
+    codes: (N, *slots). Bits: slots x log2(codebook size), the capacity of one image's code.
+    """
+    bits = math.prod(codes.shape[1:]) * math.log2(quantizer.codebook_size)
+    return {**code_statistics(codes, quantizer.codebook_size), "restarts": int(quantizer.restarts), "bits": bits}
 
 
 @torch.no_grad()

@@ -24,6 +24,7 @@ def sweep_rows(metrics_dir: Path, models: tuple[str, ...], latents: tuple[int, .
                 "train_loss": m["train"]["loss"], "test_mse": m["test"]["mse"],
                 "test_psnr": m["test"]["psnr"], "test_ssim": m["test"]["ssim"],
                 "codebook_usage": codebook.get("usage"), "codebook_perplexity": codebook.get("perplexity"),
+                "code_bits": codebook.get("bits"),
             })
     return rows
 

@@ -8,6 +8,8 @@ space, never neighbouring code indices.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 
 from latentlab.models import LatentModel
@@ -52,3 +54,17 @@ def change_scores(row: torch.Tensor, middle: int) -> dict[str, float]:
     total = float(per_pixel.sum())
     top = per_pixel.topk(max(1, int(TOP_SHARE * len(per_pixel)))).values
     return {"mean_change": float(change.mean()), "locality": float(top.sum()) / total if total > 0 else 0.0}
+
+
+def mean_scores(per_image: Iterable[list[dict[str, float]]]) -> list[dict[str, float]]:
+    """Average each coordinate's scores over images: per_image yields one list of coordinate scores per image."""
+    totals: list[dict[str, float]] = []
+    count = 0
+    for scores in per_image:
+        if not totals:
+            totals = [dict.fromkeys(s, 0.0) for s in scores]
+        for total, s in zip(totals, scores, strict=True):
+            for key, value in s.items():
+                total[key] += value
+        count += 1
+    return [{key: value / count for key, value in total.items()} for total in totals]

@@ -43,8 +43,8 @@ def main() -> None:
         images = traverse(model, model.encode(image)[0], steps, offsets)
         save_png(args.grids / f"{name}.png", grid(list(images), labels=[f"z{c}" for c in range(len(images))]))
         scores = mean_scores([change_scores(row, middle=t.steps // 2)  # per coordinate, over the scored images
-                              for row in traverse(model, model.encode(scored[i : i + 1])[0], steps, offsets)]
-                             for i in range(len(scored)))
+                              for row in traverse(model, z, steps, offsets)]
+                             for z in model.encode(scored))
         rows += [{"model": name, "coordinate": c, **s} for c, s in enumerate(scores)]
         metrics[name] = {key: sum(s[key] for s in scores) / len(scores) for key in ("mean_change", "locality")}
     write_json(args.metrics, metrics)

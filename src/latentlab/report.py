@@ -21,8 +21,9 @@ SAMPLERS = {  # sampler -> (model, how Z is drawn; {temperature} and {reference}
     "vae_normal": ("vae", "Z ~ N(0, I) (its prior)"),
     "vqvae_uniform": ("vqvae", "uniform random codes (naive)"),
     "vqvae2_prior": ("vqvae2", "PixelCNN priors at temperature {temperature}, labels from the data"),
-    "vqvae2_prior_reference": ("vqvae2", "PixelCNN priors at temperature {reference}, labels evenly spread"),
+    "vqvae2_prior_reference": ("vqvae2", "PixelCNN priors at temperature {temperature}, labels evenly spread"),
 }
+SAMPLE_KINDS = {"vqvae2_prior": "unconditional", "vqvae2_prior_reference": "conditional_reference"}  # in sample.json
 LEVELS = ("top", "bottom")
 COLUMNS = ["model", "latent", "sampler", "epochs", "test_mse", "test_psnr", "test_ssim", "best_test_loss",
            "code_bits", "codebook_usage", "codebook_perplexity", "probe_logistic", "probe_knn",
@@ -166,10 +167,9 @@ def orderings(m: Metrics) -> list[str]:
     fid = {s: m["generation"][s]["fid"] for s in SAMPLERS if s in m["generation"]}
     anchors = {k: v["fid"] for k, v in m["generation"]["anchors"].items()}
     checks = []
-    for sampler in ("vqvae2_prior", "vqvae2_prior_reference"):
+    for sampler, kind in SAMPLE_KINDS.items():
         if {sampler, "vae_normal", "ae_normal"} <= set(fid):
-            temperature = m["sample"]["unconditional" if sampler == "vqvae2_prior" else "conditional_reference"]["temperature"]
-            checks.append((f"FID: VQ-VAE-2 (temperature {temperature:g}) < VAE < AE-naive",
+            checks.append((f"FID: VQ-VAE-2 (temperature {m['sample'][kind]['temperature']:g}) < VAE < AE-naive",
                            fid[sampler] < fid["vae_normal"] < fid["ae_normal"],
                            f"{fid[sampler]:.4g}, {fid['vae_normal']:.4g}, {fid['ae_normal']:.4g}"))
     if {"ae_mixture", "ae_normal"} <= set(fid):
@@ -191,8 +191,8 @@ def orderings(m: Metrics) -> list[str]:
 def budgets(m: Metrics, table: list[Row]) -> str:
     """What each compared model had: epochs and code size, from the metrics files."""
     latent = m["noise"]["latent"]
-    sweep = {r["model"]: r for r in table if r["sampler"] is None and r["latent"] == latent}
-    vq2 = next(r for r in table if r["model"] == "vqvae2" and r["sampler"] is None)
+    at_latent = {r["model"]: r for r in compared(m, table)}
+    sweep, vq2 = {k: r for k, r in at_latent.items() if k in SWEEP_MODELS}, at_latent["vqvae2"]
     epochs = sorted({int(r["epochs"]) for r in sweep.values()})
     vq_bits = f"; VQ-VAE's code is {sweep['vqvae']['code_bits']:.0f} bits" if "vqvae" in sweep else ""
     return (f"AE, VAE and VQ-VAE share one trunk and train {'/'.join(map(str, epochs))} epochs at latent size {latent}"
@@ -204,20 +204,26 @@ def markdown(m: Metrics) -> str:
     """The report: winners first, then the tables."""
     table = rows(m)
     latent = m["noise"]["latent"]
-    temperatures = {"temperature": f"{m['sample']['unconditional']['temperature']:g}",
-                    "reference": f"{m['sample']['conditional_reference']['temperature']:g}"}
+
+    def temperature(sampler: str) -> str:
+        return f"{m['sample'][SAMPLE_KINDS[sampler]]['temperature']:g}"
+
+    def describe(sampler: str) -> str:
+        if sampler in ANCHORS:
+            return ANCHORS[sampler]
+        return SAMPLERS[sampler][1].format(temperature=temperature(sampler)) if sampler in SAMPLE_KINDS else SAMPLERS[sampler][1]
+
     by_size = [{k: r[k] for k in ("model", "latent", "epochs", "test_mse", "test_psnr", "test_ssim", "best_test_loss",
                                   "code_bits", "codebook_usage", "codebook_perplexity", "probe_logistic", "probe_knn")}
                for r in table if r["sampler"] is None]
-    vq2 = next(r for r in table if r["model"] == "vqvae2" and r["sampler"] is None)
+    vq2 = {r["model"]: r for r in compared(m, table)}["vqvae2"]
     levels = [{"level": level, **{key: vq2[f"{level}_{key}"] for key in (
         "code_bits", "codebook_usage", "codebook_perplexity", "codebook_restarts", "prior_bits_per_code")}}
         for level in LEVELS]
     evaluations = [{k: v for k, v in r.items() if k == "model" or k.startswith(("noise_", "traversal_", "interpolation_"))}
                    for r in compared(m, table)]
     samplers = [{"sampler": r["sampler"], "model": r["model"],
-                 "Z drawn from": (SAMPLERS[r["sampler"]][1].format(**temperatures) if r["sampler"] in SAMPLERS
-                                  else ANCHORS[r["sampler"]]),
+                 "Z drawn from": describe(r["sampler"]),
                  "fid": r["fid"], "class_entropy_bits": r["class_entropy_bits"]}
                 for r in table if r["sampler"] is not None]
     classifier = m["classifier"]["test"]["accuracy"]
@@ -230,8 +236,9 @@ def markdown(m: Metrics) -> str:
         "### VQ-VAE-2 per level, and its priors (test bits per code)", "",
         markdown_table(levels),
         f"Samples showing the requested label: {sample['conditional']['accuracy']:.1%} conditional and "
-        f"{sample['unconditional']['accuracy']:.1%} unconditional at temperature {temperatures['temperature']}, "
-        f"{sample['conditional_reference']['accuracy']:.1%} conditional at temperature {temperatures['reference']} "
+        f"{sample['unconditional']['accuracy']:.1%} unconditional at temperature {temperature('vqvae2_prior')}, "
+        f"{sample['conditional_reference']['accuracy']:.1%} conditional at temperature "
+        f"{temperature('vqvae2_prior_reference')} "
         f"(per label in metrics/sample.json).", "",
         f"### Noise, traversal and interpolation at latent size {latent}", "",
         markdown_table(evaluations),

@@ -58,13 +58,5 @@ def change_scores(row: torch.Tensor, middle: int) -> dict[str, float]:
 
 def mean_scores(per_image: Iterable[list[dict[str, float]]]) -> list[dict[str, float]]:
     """Average each coordinate's scores over images: per_image yields one list of coordinate scores per image."""
-    totals: list[dict[str, float]] = []
-    count = 0
-    for scores in per_image:
-        if not totals:
-            totals = [dict.fromkeys(s, 0.0) for s in scores]
-        for total, s in zip(totals, scores, strict=True):
-            for key, value in s.items():
-                total[key] += value
-        count += 1
-    return [{key: value / count for key, value in total.items()} for total in totals]
+    return [{key: sum(s[key] for s in coordinate) / len(coordinate) for key in coordinate[0]}
+            for coordinate in zip(*per_image, strict=True)]

@@ -21,14 +21,13 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config()
     device = setup(cfg.base)
-    train, test = load_split(args.data, "train"), load_split(args.data, "test")
+    train, validation, test = (load_split(args.data, split) for split in ("train", "validation", "test"))
     config = {"image_shape": list(train.image_shape), "num_classes": len(load_info(args.data)["classes"]),
               "model": to_plain(cfg.classifier.model)}
-    _, history = train_and_save("classifier", config, train, test, cfg.classifier.train,
-                                device=device, log_dir=args.log, checkpoint=args.checkpoint)
-    summary = summarize(history)
-    summary["test"]["accuracy"] = history[-1]["test/accuracy"]
-    write_json(args.metrics, summary)
+    _, history = train_and_save("classifier", config, train, {"validation": validation, "test": test},
+                                cfg.classifier.train, device=device, seed=cfg.base.seed, budget_key="classifier.train",
+                                inputs=[args.data], log_dir=args.log, checkpoint=args.checkpoint)
+    write_json(args.metrics, summarize(history))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,9 @@
-"""Stage `data`: fetch the data set named by data.name, verify its checksums, save uint8 tensors."""
+"""Stage `data`: fetch the data set named by data.name, verify its checksums, save uint8 splits.
+
+The validation split is the last data.validation_size released training images; the training
+split is (the first data.train_size of) the rest, the test split (the first data.test_size of) the
+released test images.
+"""
 
 import argparse
 import tempfile
@@ -6,19 +11,23 @@ from pathlib import Path
 
 from latentlab.cli import run
 from latentlab.config import load_config
-from latentlab.data import dataset_spec, mirror_from_env, prepare, save_prepared
+from latentlab.data import save_prepared
+from latentlab.datasets import dataset_spec, mirror_from_env, prepare
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("out", type=Path, help="folder for train.pt, test.pt and info.json")
+    parser.add_argument("out", type=Path, help="folder for train.pt, validation.pt, test.pt and info.json")
     args = parser.parse_args()
     cfg = load_config()
-    spec = dataset_spec(cfg.data.name)
+    spec, mirror = dataset_spec(cfg.data.name), mirror_from_env()
     with tempfile.TemporaryDirectory() as workdir:
-        splits = prepare(spec, Path(workdir), mirror_from_env())
-    sizes = {"train": cfg.data.train_size, "test": cfg.data.test_size}
-    save_prepared(args.out, spec, {name: split.head(sizes[name]) for name, split in splits.items()})
+        released = prepare(spec, Path(workdir), mirror)
+    train, validation = released["train"].hold_out(cfg.data.validation_size)
+    splits = {"train": train.head(cfg.data.train_size), "validation": validation,
+              "test": released["test"].head(cfg.data.test_size)}
+    info = {"name": spec.name, "classes": list(spec.classes), "raw_files": {f.name: f.md5 for f in spec.files}}
+    save_prepared(args.out, info, splits)
 
 
 if __name__ == "__main__":

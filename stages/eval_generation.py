@@ -1,73 +1,91 @@
-"""Stage `eval_generation`: which model generates? Samplers scored by classifier-space FID and class spread."""
+"""Stage `eval_generation`: which model generates? Samplers scored by classifier-space FID and class spread.
+
+The AE, VAE and VQ-VAE samplers run once per seed (mean and interval over seeds); VQ-VAE-2's
+samples come from the sample stage (one training: one value each). Grids show the first seed.
+"""
 
 import argparse
 from pathlib import Path
 
 import torch
 
-from latentlab.checkpoint import load_checkpoint
+from latentlab.checkpoint import load_model
 from latentlab.cli import run
 from latentlab.config import load_config
 from latentlab.data import load_info, load_split
 from latentlab.evaluate import generation as g
 from latentlab.evaluate.classifier_score import class_histogram, predict
+from latentlab.evaluate.contest import contest_models
 from latentlab.evaluate.fid import classifier_features, fid
-from latentlab.evaluate.latents import comparison_models, encode_all
-from latentlab.images import grid_of, save_png
-from latentlab.io import load_tensors, write_json
+from latentlab.figures import image_grid, save_figure
+from latentlab.io import atomic_folder, load_tensors, write_json
 from latentlab.runtime import setup
+from latentlab.stats import seeds_summary
 
-
-def samplers(models: dict, train, cfg, device) -> dict[str, torch.Tensor]:
-    """uint8 images of every sampler whose model is in the sweep."""
-    n, seed = cfg.generation.samples, cfg.base.seed
-    generator = torch.Generator().manual_seed(seed)
-    out = {}
-    if "ae" in models:
-        out["ae_normal"] = g.decode_to_uint8(models["ae"], g.standard_normal(n, cfg.model.latent, generator).to(device))
-        codes = encode_all(models["ae"], train, device)
-        mixture = g.gaussian_mixture(codes, n, cfg.generation.mixture_components, seed)
-        out["ae_mixture"] = g.decode_to_uint8(models["ae"], mixture.to(device))
-    if "vae" in models:
-        out["vae_normal"] = g.decode_to_uint8(models["vae"], g.standard_normal(n, cfg.model.latent, generator).to(device))
-    if "vqvae" in models:
-        out["vqvae_uniform"] = g.uniform_codes(models["vqvae"], n, generator)
-    return out
+SAMPLER_TITLES = {
+    "ae_normal": "AE, Z ~ N(0, I) (naive)", "ae_mixture": "AE, Z from a Gaussian mixture fit to training codes",
+    "vae_normal": "VAE, Z ~ N(0, I) (its prior)", "vqvae_uniform": "VQ-VAE, codes drawn uniformly (naive)",
+    "vqvae2_prior": "VQ-VAE-2 through its priors, temperature {t:g}, labels from the data",
+    "vqvae2_prior_reference": "VQ-VAE-2 through its priors, temperature {t:g}, labels evenly spread",
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="prepared data folder")
-    parser.add_argument("--checkpoints", type=Path, required=True, help="folder of the sweep's checkpoints")
+    parser.add_argument("--replicates", type=Path, required=True, help="folder of the checkpoints at model.latent")
     parser.add_argument("--classifier", type=Path, required=True)
     parser.add_argument("--samples", type=Path, required=True, help="VQ-VAE-2 samples of the sample stage")
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--grids", type=Path, required=True, help="folder of one PNG per sampler")
     args = parser.parse_args()
     cfg = load_config()
-    n = cfg.generation.samples
+    n, seed = cfg.generation.samples, cfg.base.seed
     device = setup(cfg.base)
     train, test = load_split(args.data, "train"), load_split(args.data, "test")
-    classifier = load_checkpoint(args.classifier, device)
-    num_classes = len(load_info(args.data)["classes"])
-    images = samplers(comparison_models(args.checkpoints, None, cfg, device), train, cfg, device)
-    samples = load_tensors(args.samples)  # VQ-VAE-2: at the sampling temperature, and at the reference one
-    images["vqvae2_prior"] = samples["unconditional"]["images"][:n]
-    images["vqvae2_prior_reference"] = g.evenly_spaced(samples["conditional_reference"]["images"], n)
-    anchors = {"train_images": train.images[:n],
-               "uniform_noise": g.uniform_noise_images(n, train.image_shape, torch.Generator().manual_seed(cfg.base.seed))}
+    classifier = load_model(args.classifier, device)
+    classes = load_info(args.data)["classes"]
     reference = classifier_features(classifier, test.images, device)
-    metrics = {"latent": cfg.model.latent, "reference": f"{len(test)} test images", "anchors": {}}
-    for name, batch in {**anchors, **images}.items():
-        entry = {"fid": fid(reference, classifier_features(classifier, batch, device)), "samples": len(batch)}
-        if name in images:
-            entry["classes"] = class_histogram(predict(classifier, batch, device), num_classes)
-            metrics[name] = entry
-            columns = cfg.generation.grid_columns
-            save_png(args.grids / f"{name}.png", grid_of(batch, cfg.generation.grid_images // columns, columns))
-        else:
-            metrics["anchors"][name] = entry
+
+    def scores(images: torch.Tensor) -> dict[str, float]:
+        return {"fid": fid(reference, classifier_features(classifier, images, device)),
+                "class_entropy_bits": class_histogram(predict(classifier, images, device), len(classes))["entropy_bits"]}
+
+    per_seed, shown = {}, {}
+    for model_seed, models in _by_seed(contest_models(args.replicates, cfg, device)).items():
+        images = g.sweep_samplers(models, train.images, n, cfg.generation.mixture_components, seed, device)
+        per_seed[model_seed] = {sampler: scores(batch) for sampler, batch in images.items()}
+        shown = shown or images
+    samples = load_tensors(args.samples)  # VQ-VAE-2: at the sampling temperature, and at the reference one
+    vqvae2 = {"vqvae2_prior": samples["unconditional"], "vqvae2_prior_reference": samples["conditional_reference"]}
+    metrics = {"latent": cfg.model.latent, "samples": n, "reference": f"{len(test)} test images",
+               **{sampler: seeds_summary({s: values[sampler] for s, values in per_seed.items()})
+                  for sampler in next(iter(per_seed.values()))}}
+    for sampler, drawn in vqvae2.items():
+        images = g.evenly_spaced(drawn["images"], n)
+        metrics[sampler] = {k: {"mean": v} for k, v in scores(images).items()} | {"temperature": drawn["temperature"]}
+        shown[sampler] = images
+    anchors = {"train_images": train.images[:n],
+               "uniform_noise": g.uniform_noise_images(n, train.image_shape, torch.Generator().manual_seed(seed))}
+    metrics["anchors"] = {name: {"fid": fid(reference, classifier_features(classifier, images, device))}
+                          for name, images in anchors.items()}
     write_json(args.metrics, metrics)
+    with atomic_folder(args.grids) as grids:
+        columns = cfg.generation.grid_columns
+        for sampler, images in shown.items():
+            title = SAMPLER_TITLES[sampler].format(t=vqvae2.get(sampler, {}).get("temperature", 1))
+            rows = list((images[: cfg.generation.grid_images].float() / 255).split(columns))
+            save_figure(image_grid(rows, title=title), grids / f"{sampler}.png")
+        conditional = samples["conditional"]
+        rows = [conditional["images"][conditional["labels"] == k][:columns].float() / 255 for k in range(len(classes))]
+        save_figure(image_grid(rows, row_labels=classes, title=f"VQ-VAE-2 samples of each requested label, temperature "
+                                                             f"{conditional['temperature']:g}"), grids / "vqvae2_conditional.png")
+
+
+def _by_seed(contest: dict) -> dict[int, dict]:
+    """name -> seed -> model, turned into seed -> name -> model."""
+    seeds = next(iter(contest.values()))
+    return {seed: {name: by_seed[seed] for name, by_seed in contest.items()} for seed in seeds}
 
 
 if __name__ == "__main__":

@@ -1,13 +1,18 @@
-"""Stage `eval_probe`: how much of the label each Z keeps (linear probe and k-NN), every latent size."""
+"""Stage `eval_probe`: how much of the label each Z keeps (linear probe and k-NN): across the latent
+sweep, and at model.latent over every seed, with VQ-VAE-2 beside them."""
 
 import argparse
 from pathlib import Path
 
-from latentlab.checkpoint import load_checkpoint
-from latentlab.cli import run, run_name
+import pandas as pd
+
+from latentlab.checkpoint import load_model
+from latentlab.cli import run
 from latentlab.config import load_config
 from latentlab.data import load_split
-from latentlab.evaluate.probe import knn_probe, logistic_probe, probe_features
+from latentlab.evaluate.contest import contest_models, score_contest, summarize_once, summarize_seeds, sweep_models
+from latentlab.evaluate.probe import accuracy_figure, probe_hits
+from latentlab.figures import save_figure
 from latentlab.io import write_json
 from latentlab.runtime import setup
 from latentlab.tables import write_csv
@@ -16,32 +21,31 @@ from latentlab.tables import write_csv
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="prepared data folder")
-    parser.add_argument("--checkpoints", type=Path, required=True, help="folder of the sweep's checkpoints")
+    parser.add_argument("--sweep", type=Path, required=True, help="folder of the latent sweep's checkpoints")
+    parser.add_argument("--replicates", type=Path, required=True, help="folder of the checkpoints at model.latent")
     parser.add_argument("--vqvae2", type=Path, required=True)
     parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--table", type=Path, required=True, help="CSV: model, latent, logistic, knn (plot data)")
+    parser.add_argument("--table", type=Path, required=True, help="CSV: model, latent, logistic, knn (the sweep)")
+    parser.add_argument("--figure", type=Path, required=True, help="PNG: accuracy against latent size")
     args = parser.parse_args()
     cfg = load_config()
     p = cfg.probe
     device = setup(cfg.base)
     train, test = load_split(args.data, "train").head(p.train_images), load_split(args.data, "test")
-    runs = [(name, latent, args.checkpoints / f"{run_name(name, latent)}.pt")
-            for name in cfg.sweep.models for latent in cfg.sweep.latents]
-    runs.append(("vqvae2", None, args.vqvae2))
-    metrics, rows = {"train_images": len(train)}, []
-    for name, latent, checkpoint in runs:
-        model = load_checkpoint(checkpoint, device)
-        features = probe_features(model, train, device), probe_features(model, test, device)
-        scores = {"logistic": logistic_probe(features[0], train.labels, features[1], test.labels, p.max_iter),
-                  "knn": knn_probe(features[0], train.labels, features[1], test.labels, p.neighbours)}
-        if latent is None:  # VQ-VAE-2 has one size: its slots of both levels
-            metrics[name] = scores
-            latent = model.latent
-        else:
-            metrics.setdefault(name, {})[str(latent)] = scores
-        rows.append({"model": name, "latent": latent, **scores})
+
+    def hits(model):
+        return probe_hits(model, train.images, train.labels, test.images, test.labels, p.max_iter, p.neighbours, device)
+
+    by_latent = pd.DataFrame([{"model": name, "latent": latent, **{k: float(v.mean()) for k, v in hits(model).items()}}
+                              for (name, latent), model in sweep_models(args.sweep, cfg, device).items()])
+    metrics = {"train_images": len(train), "latent": cfg.model.latent,
+               "sweep": {name: {str(row.latent): {"logistic": row.logistic, "knn": row.knn} for row in rows.itertuples()}
+                         for name, rows in by_latent.groupby("model", sort=False)},
+               **summarize_seeds(score_contest(contest_models(args.replicates, cfg, device), hits)),
+               "vqvae2": summarize_once(load_model(args.vqvae2, device), hits)}
     write_json(args.metrics, metrics)
-    write_csv(args.table, rows)
+    write_csv(args.table, by_latent)
+    save_figure(accuracy_figure(by_latent, {k: v["mean"] for k, v in metrics["vqvae2"].items()}), args.figure)
 
 
 if __name__ == "__main__":

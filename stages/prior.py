@@ -9,7 +9,6 @@ from latentlab.codes import load_codes
 from latentlab.config import load_config
 from latentlab.io import write_json
 from latentlab.runtime import setup
-from latentlab.schema import to_plain
 from latentlab.train import summarize, train_and_save
 
 
@@ -25,19 +24,20 @@ def main() -> None:
     prior = cfg.prior_top if args.level == "top" else cfg.prior_bottom
     device = setup(cfg.base)
     splits, facts = load_codes(args.codes)
-    train, test = splits["train"], splits["test"]
-    grid = list(getattr(train, args.level).shape[1:])
-    conditioned = args.level == "bottom"  # on the top codes, besides the label
-    sizes = facts["codebook_sizes"]
-    config = {"grid": grid, "codebook_size": sizes[args.level], "num_classes": facts["num_classes"],
-              "condition_grid": list(train.top.shape[1:]) if conditioned else None,
-              "condition_codebook_size": sizes["top"] if conditioned else None,
-              "model": to_plain(prior.model)}
-    _, history = train_and_save("pixelcnn", config, train.for_prior(args.level), test.for_prior(args.level),
-                                prior.train, device=device, log_dir=args.log, checkpoint=args.checkpoint)
+    grid = list(getattr(splits["train"], args.level).shape[1:])
+    model = prior.model
+    config = {"grid": grid, "codebook_size": facts["codebook_sizes"][args.level], "num_classes": facts["num_classes"],
+              "model": {"channels": model.channels, "layers": model.layers, "kernel_size": model.kernel_size},
+              "condition": None if args.level == "top" else {  # the bottom prior also sees the top codes
+                  "grid": list(splits["train"].top.shape[1:]), "codebook_size": facts["codebook_sizes"]["top"],
+                  "blocks": model.condition_blocks}}
+    data = {name: split.for_prior(args.level) for name, split in splits.items()}
+    _, history = train_and_save("pixelcnn", config, data["train"], {"validation": data["validation"], "test": data["test"]},
+                                prior.train, device=device, seed=cfg.base.seed, budget_key=f"prior_{args.level}.train",
+                                inputs=[args.codes], log_dir=args.log, checkpoint=args.checkpoint)
     metrics = summarize(history)
-    for split in ("train", "test"):
-        bits = history[-1][f"{split}/nll"] / math.log(2)
+    for split in ("validation", "test"):
+        bits = metrics[split]["nll"] / math.log(2)
         metrics[split].update({"bits_per_code": bits, "bits_per_image": bits * math.prod(grid)})
     write_json(args.metrics, metrics)
 

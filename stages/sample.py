@@ -1,33 +1,40 @@
-"""Stage `sample`: draw VQ-VAE-2 images through both priors, per label and unconditionally; judge them."""
+"""Stage `sample`: draw VQ-VAE-2 images through both priors, per label and unconditionally; judge them.
+
+Three sets: `per_label` samples of every label and `unconditional` samples (labels drawn from the
+training label frequencies) at the sampling temperature, and `reference_per_label` samples of
+every label at the reference temperature (1: the priors as trained). The share of samples the
+classifier assigns to the requested label carries a bootstrap interval over the samples.
+"""
 
 import argparse
 from pathlib import Path
 
 import torch
 
-from latentlab.checkpoint import load_checkpoint
+from latentlab.checkpoint import load_model
 from latentlab.cli import run
 from latentlab.config import load_config
 from latentlab.data import load_info, load_split
-from latentlab.evaluate.classifier_score import agreement, class_histogram, predict
+from latentlab.evaluate.classifier_score import class_histogram, hits, per_label_share, predict
 from latentlab.evaluate.sampling import labels_like, labels_per_class, sample_images
-from latentlab.images import grid_by_label, grid_of, save_png
 from latentlab.io import save_tensors, write_json
 from latentlab.runtime import setup
+from latentlab.stats import bootstrap
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, required=True, help="prepared data folder (label frequencies)")
-    parser.add_argument("--models", type=Path, nargs=4, required=True, metavar=("VQVAE2", "TOP", "BOTTOM", "CLASSIFIER"))
+    parser.add_argument("--vqvae2", type=Path, required=True)
+    parser.add_argument("--priors", type=Path, nargs=2, required=True, metavar=("TOP", "BOTTOM"))
+    parser.add_argument("--classifier", type=Path, required=True)
     parser.add_argument("--samples", type=Path, required=True, help="tensor file of the samples")
     parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--grids", type=Path, nargs=2, required=True, metavar=("CONDITIONAL", "UNCONDITIONAL"))
     args = parser.parse_args()
     cfg = load_config()
     s = cfg.sample
     device = setup(cfg.base)
-    vqvae2, top, bottom, classifier = (load_checkpoint(path, device) for path in args.models)
+    vqvae2, top, bottom, classifier = (load_model(path, device) for path in (args.vqvae2, *args.priors, args.classifier))
     num_classes = len(load_info(args.data)["classes"])
     generator = torch.Generator(device).manual_seed(cfg.base.seed)
     requests = {  # kind: (labels, temperature)
@@ -41,13 +48,13 @@ def main() -> None:
         images = sample_images(vqvae2, top, bottom, labels.to(device), temperature=temperature,
                                batch_size=s.batch_size, generator=generator)
         predicted = predict(classifier, images, device)
-        samples[kind] = {"images": images, "labels": labels}
+        samples[kind] = {"images": images, "labels": labels, "temperature": temperature}
         metrics[kind] = {"samples": len(labels), "temperature": temperature,
-                         **agreement(predicted, labels, num_classes), "classes": class_histogram(predicted, num_classes)}
+                         "label_share": bootstrap(hits(predicted, labels)).to_dict(),
+                         "label_share_per_label": per_label_share(predicted, labels, num_classes),
+                         "classes": class_histogram(predicted, num_classes)}
     save_tensors(args.samples, samples)
     write_json(args.metrics, metrics)
-    save_png(args.grids[0], grid_by_label(**samples["conditional"], num_classes=num_classes, columns=s.grid_columns))
-    save_png(args.grids[1], grid_of(samples["unconditional"]["images"], rows=num_classes, columns=s.grid_columns))
 
 
 if __name__ == "__main__":

@@ -1,23 +1,44 @@
-"""Checkpoints: weights saved with the name and config that build the model again."""
+"""Checkpoints: weights saved with the name and config that build the model again, and the seed."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from latentlab.errors import CheckpointError, ConfigError
 from latentlab.io import load_tensors, save_tensors
 from latentlab.models import Trainable, build_model
 
 
-def save_checkpoint(path: str | Path, name: str, config: dict[str, Any], model: Trainable) -> None:
-    save_tensors(path, {"name": name, "config": config, "model": model.state_dict()})
+@dataclass(frozen=True)
+class Checkpoint:
+    """A trained model with what identifies its training: model name, its config, the seed."""
+
+    name: str
+    config: dict[str, Any]
+    seed: int
+    model: Trainable
 
 
-def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Trainable:
-    """The model, rebuilt from its stored name and config, with its weights, in eval mode."""
+def save_checkpoint(path: str | Path, name: str, config: dict[str, Any], model: Trainable, seed: int) -> None:
+    save_tensors(path, {"name": name, "config": config, "seed": seed, "model": model.state_dict()})
+
+
+def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Checkpoint:
+    """The checkpoint at `path`, its model rebuilt from the stored name and config, in eval mode on `device`."""
     stored = load_tensors(path, device)
-    model = build_model(stored["name"], stored["config"])
-    model.load_state_dict(stored["model"])
-    return model.to(device).eval()
+    try:
+        model = build_model(stored["name"], stored["config"])
+        model.load_state_dict(stored["model"])
+    except (KeyError, ConfigError, RuntimeError) as error:
+        raise CheckpointError(f"{path}: written by another version of latentlab ({str(error).splitlines()[0][:160]}); "
+                              "retrain it with `dvc repro --force` on the stage that writes it") from error
+    return Checkpoint(stored["name"], stored["config"], stored["seed"], model.to(device).eval())
+
+
+def load_model(path: str | Path, device: torch.device | str = "cpu") -> Trainable:
+    """Just the model of the checkpoint at `path` (eval mode, on `device`)."""
+    return load_checkpoint(path, device).model

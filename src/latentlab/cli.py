@@ -1,27 +1,21 @@
-"""What every stage entry point shares: expected errors end the stage with one clear line."""
+"""What every stage entry point shares: expected problems end the stage with one clear line."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
 
-from latentlab.data import DataError
-from latentlab.schema import ConfigError
+from latentlab.errors import LatentlabError
 
 
 def run(main: Callable[[], None]) -> None:
-    """Call `main`; a ConfigError or DataError prints its message (no traceback) and exits 2."""
+    """Call `main`; a LatentlabError prints its message (no traceback) and exits 2, Ctrl-C exits 130."""
     try:
         main()
-    except (ConfigError, DataError) as error:
+    except LatentlabError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("interrupted: finished epochs are kept in .resume/; run `dvc repro` again to continue",
               file=sys.stderr)
         sys.exit(130)
-
-
-def run_name(model: str, latent: int) -> str:
-    """How one run of the sweep is named in dvc.yaml's paths: `ae-16`."""
-    return f"{model}-{latent}"

@@ -9,10 +9,10 @@ from typing import Any
 import torch
 
 from latentlab.data import Split, TensorSet
+from latentlab.inference import map_batches
 from latentlab.io import load_tensors, save_tensors
 from latentlab.models.vqvae2 import VQVAE2, Codes
 
-BATCH_SIZE = 500
 CODE_DTYPE = torch.int16  # codebooks stay below 32768 codes; a quarter of int64's disk and memory
 
 
@@ -34,16 +34,16 @@ class CodeSplit:
         return TensorSet((self.bottom, self.labels, self.top))
 
 
-@torch.no_grad()
 def extract_codes(model: VQVAE2, data: Split, device: torch.device) -> CodeSplit:
     """Encode every image of `data` (model in eval mode: the codebooks do not move)."""
     model.eval()
-    tops, bottoms = [], []
-    for x, _ in data.batches(BATCH_SIZE, device=device):
+
+    def both_levels(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         codes = model.encode_codes(x)
-        tops.append(codes.top.to("cpu", CODE_DTYPE))
-        bottoms.append(codes.bottom.to("cpu", CODE_DTYPE))
-    return CodeSplit(torch.cat(tops), torch.cat(bottoms), data.labels.clone())
+        return codes.top.to(CODE_DTYPE), codes.bottom.to(CODE_DTYPE)
+
+    top, bottom = map_batches(both_levels, data.images, device)
+    return CodeSplit(top, bottom, data.labels.clone())
 
 
 def save_codes(path: str | Path, splits: dict[str, CodeSplit], codebook_sizes: dict[str, int],

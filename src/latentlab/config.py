@@ -14,9 +14,10 @@ from typing import Annotated, Literal
 
 import yaml
 
+from latentlab.data import DATASETS, DatasetFacts
+from latentlab.errors import ConfigError
 from latentlab.schema import (
     Bounds,
-    ConfigError,
     NonNegativeFloat,
     NonNegativeInt,
     Odd,
@@ -43,8 +44,21 @@ class BaseConfig:
 @dataclass(frozen=True)
 class DataConfig:
     name: DatasetName
-    train_size: PositiveInt | None  # first N training images; null keeps the whole split
+    validation_size: PositiveInt  # the last N released training images, held out from training
+    train_size: PositiveInt | None  # first N of the remaining training images; null keeps them all
     test_size: PositiveInt | None
+
+    @property
+    def facts(self) -> DatasetFacts:
+        return DATASETS[self.name]
+
+    def size(self, split: str) -> int:
+        """Images in a prepared split, as the data stage will write it."""
+        if split == "validation":
+            return self.validation_size
+        if split == "train":
+            return min(self.train_size or self.facts.train, self.facts.train - self.validation_size)
+        return min(self.test_size or self.facts.test, self.facts.test)
 
 
 @dataclass(frozen=True)
@@ -61,7 +75,7 @@ class TrainConfig:
 class SweepTrainConfig(TrainConfig):
     """The budget of every AE/VAE/VQ-VAE run: one budget, so the comparison is fair."""
 
-    grid_images: PositiveInt  # test images in each run's reconstruction grid
+    grid_images: PositiveInt  # pictures only: test images in each run's grid (drawn by sweep_summary)
 
 
 @dataclass(frozen=True)
@@ -128,7 +142,6 @@ class VQVAE2ModelConfig:
 class VQVAE2Config:
     model: VQVAE2ModelConfig
     train: TrainConfig
-    grid_images: PositiveInt
 
 
 @dataclass(frozen=True)
@@ -136,12 +149,27 @@ class PixelCNNModelConfig:
     channels: PositiveInt
     layers: PositiveInt
     kernel_size: Annotated[int, Bounds(at_least=3), Odd()]  # each layer sees kernel_size // 2 further
-    condition_blocks: NonNegativeInt  # residual blocks over the condition codes (bottom prior only)
+
+    def reach(self) -> int:
+        """How many columns left and right (and rows up) the stacks see: every earlier code of a
+        grid w wide is seen when reach >= w - 1."""
+        return self.layers * (self.kernel_size // 2)
 
 
 @dataclass(frozen=True)
-class PriorConfig:
+class ConditionedPixelCNNModelConfig(PixelCNNModelConfig):
+    condition_blocks: NonNegativeInt  # residual blocks over the condition codes
+
+
+@dataclass(frozen=True)
+class TopPriorConfig:
     model: PixelCNNModelConfig
+    train: TrainConfig
+
+
+@dataclass(frozen=True)
+class BottomPriorConfig:
+    model: ConditionedPixelCNNModelConfig
     train: TrainConfig
 
 
@@ -153,7 +181,6 @@ class SampleConfig:
     reference_temperature: PositiveFloat  # also measured, on reference_per_label samples per label
     reference_per_label: PositiveInt
     batch_size: PositiveInt
-    grid_columns: PositiveInt  # samples per row in the grid images
 
 
 @dataclass(frozen=True)
@@ -198,7 +225,8 @@ class GenerationConfig:
 @dataclass(frozen=True)
 class SweepConfig:
     models: tuple[SweepModel, ...]
-    latents: tuple[PositiveInt, ...]
+    latents: tuple[PositiveInt, ...]  # the latent sweep: one training per model and size, at base.seed
+    seeds: tuple[NonNegativeInt, ...]  # the contest at model.latent: one training per model and seed
 
 
 @dataclass(frozen=True)
@@ -223,8 +251,8 @@ class Config:
     model: ModelConfig
     reconstruct: ReconstructConfig
     vqvae2: VQVAE2Config
-    prior_top: PriorConfig
-    prior_bottom: PriorConfig
+    prior_top: TopPriorConfig
+    prior_bottom: BottomPriorConfig
     sample: SampleConfig
     noise: NoiseConfig
     traversal: TraversalConfig
@@ -233,8 +261,8 @@ class Config:
     generation: GenerationConfig
 
     def __post_init__(self) -> None:
-        _check_unique("sweep.models", self.sweep.models)
-        _check_unique("sweep.latents", self.sweep.latents)
+        for key in ("models", "latents", "seeds"):
+            _check_unique(f"sweep.{key}", getattr(self.sweep, key))
         if self.model.latent not in self.sweep.latents:
             raise ConfigError(
                 f"model.latent: {self.model.latent} is not one of sweep.latents "
@@ -242,8 +270,9 @@ class Config:
                 f"(e.g. dvc exp run -S model.latent={self.sweep.latents[0]}) "
                 "or add it to sweep.latents"
             )
-        if self.interpolation.classes[0] == self.interpolation.classes[1]:
-            raise ConfigError(f"interpolation.classes: {list(self.interpolation.classes)} must be two different labels")
+        _check_labels(self)
+        _check_sizes(self)
+        _check_vqvae2(self)
         if self.generation.samples > self.sample.unconditional:
             raise ConfigError(
                 f"generation.samples: {self.generation.samples} is more than sample.unconditional "
@@ -255,6 +284,56 @@ def _check_unique(key: str, values: tuple) -> None:
     repeated = sorted({v for v in values if values.count(v) > 1}, key=str)
     if repeated:
         raise ConfigError(f"{key}: {repeated} listed more than once")
+
+
+def _check_labels(cfg: Config) -> None:
+    """Requested labels exist in the data set."""
+    classes = cfg.data.facts.classes
+    wanted = {"traversal.digit": [cfg.traversal.digit], "interpolation.classes": list(cfg.interpolation.classes)}
+    for key, labels in wanted.items():
+        if max(labels) >= classes:
+            raise ConfigError(f"{key}: {labels} is not a label of {cfg.data.name} (labels 0 to {classes - 1})")
+    if len(set(cfg.interpolation.classes)) == 1:
+        raise ConfigError(f"interpolation.classes: {list(cfg.interpolation.classes)} must be two different labels")
+
+
+def _check_sizes(cfg: Config) -> None:
+    """No setting asks for more images than its split will hold."""
+    data, facts = cfg.data, cfg.data.facts
+    if data.validation_size >= facts.train:
+        raise ConfigError(f"data.validation_size: {data.validation_size} leaves no training image "
+                          f"({data.name} has {facts.train}); use fewer")
+    limits = {
+        "data.train_size": (data.train_size, facts.train - data.validation_size,
+                            f"{data.name}'s training images after data.validation_size"),
+        "data.test_size": (data.test_size, facts.test, f"{data.name}'s test images"),
+    }
+    train, test = data.size("train"), data.size("test")
+    for key, value in {"probe.train_images": cfg.probe.train_images, "noise.spread_images": cfg.noise.spread_images,
+                       "traversal.spread_images": cfg.traversal.spread_images,
+                       "generation.samples": cfg.generation.samples}.items():
+        limits[key] = (value, train, "the training split")
+    for key, value in {"noise.images": cfg.noise.images, "traversal.score_images": cfg.traversal.score_images,
+                       "reconstruct.grid_images": cfg.reconstruct.grid_images,
+                       "train.grid_images": cfg.train.grid_images}.items():
+        limits[key] = (value, test, "the test split")
+    for key, (value, limit, what) in limits.items():
+        if value is not None and value > limit:
+            raise ConfigError(f"{key}: {value} is more than the {limit} images of {what}; use at most {limit}")
+
+
+def _check_vqvae2(cfg: Config) -> None:
+    """VQ-VAE-2 can take the images, and each prior sees every earlier code of its grid."""
+    size, (_, height, width) = cfg.vqvae2.model.image_size, cfg.data.facts.image_shape
+    if size % 8 or size < max(height, width):
+        raise ConfigError(f"vqvae2.model.image_size: {size} must be a multiple of 8 and at least the "
+                          f"{height}x{width} images of {cfg.data.name} (e.g. {8 * -(-max(height, width) // 8)})")
+    for key, model, grid in (("prior_top", cfg.prior_top.model, size // 8),
+                             ("prior_bottom", cfg.prior_bottom.model, size // 4)):
+        if model.reach() < grid - 1:
+            needed = -(-(grid - 1) // (model.kernel_size // 2))
+            raise ConfigError(f"{key}.model.layers: {model.layers} layers of {model.kernel_size}x{model.kernel_size} "
+                              f"cannot see the whole {grid}x{grid} grid of codes; use at least {needed}")
 
 
 def load_config(path: str | Path = "params.yaml") -> Config:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 
+import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -36,9 +37,10 @@ class TrainingProgress:
         if self.live:
             self.bar.stop()
 
-    def batch(self, loss: float) -> None:
+    def batch(self, loss: torch.Tensor) -> None:
+        """After each step; reads the loss (a device sync) only when a terminal shows it."""
         if self.live:
-            self.bar.update(self.batch_task, advance=1, info=f"loss {loss:.4g}")
+            self.bar.update(self.batch_task, advance=1, info=f"loss {float(loss):.4g}")
 
     def epoch(self, metrics: dict[str, float]) -> None:
         self.done += 1

@@ -1,6 +1,9 @@
 """The study's report: every number of every stage in one table, and who wins each test.
 
-Reads only the metrics files the stages wrote, so it reports exactly what was measured.
+Reads only the metrics files the stages wrote, so it reports exactly what was measured. At
+model.latent, AE, VAE and VQ-VAE are compared over seeds: a winner is named only when its 95%
+interval is clear of every other model's. VQ-VAE-2 (more code, its own budget, one training) is
+shown beside them with bootstrap intervals over test images, never crowned over them.
 """
 
 from __future__ import annotations
@@ -9,240 +12,293 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from latentlab.io import read_json
-from latentlab.tables import Row, markdown_table, read_csv
+from latentlab.names import label
+from latentlab.stats import Estimate, verdict
+from latentlab.tables import to_markdown
 
 SWEEP_MODELS = ("ae", "vae", "vqvae")
-LABELS = {"ae": "AE", "vae": "VAE", "vqvae": "VQ-VAE", "vqvae2": "VQ-VAE-2"}
-ANCHORS = {"train_images": "training images (the near anchor)", "uniform_noise": "uniform pixel noise (the far anchor)"}
-SAMPLERS = {  # sampler -> (model, how Z is drawn; {temperature} and {reference} from the sample stage)
-    "ae_normal": ("ae", "Z ~ N(0, I) (naive)"),
-    "ae_mixture": ("ae", "Gaussian mixture fit to training codes"),
-    "vae_normal": ("vae", "Z ~ N(0, I) (its prior)"),
-    "vqvae_uniform": ("vqvae", "uniform random codes (naive)"),
-    "vqvae2_prior": ("vqvae2", "PixelCNN priors at temperature {temperature}, labels from the data"),
-    "vqvae2_prior_reference": ("vqvae2", "PixelCNN priors at temperature {temperature}, labels evenly spread"),
+STAGES = ("classifier", "sweep", "reconstruct", "vqvae2", "codes", "prior_top", "prior_bottom", "sample", "noise",
+          "traversal", "interpolation", "probe", "generation", "rate_distortion")
+CONTEST = [  # (test, metrics file, score, lower is better)
+    ("test MSE", "reconstruct", "mse", True),
+    ("PSNR (dB)", "reconstruct", "psnr", False),
+    ("SSIM", "reconstruct", "ssim", False),
+    ("reconstruction NLL (nats/image)", "reconstruct", "recon_nll", True),
+    ("label in Z: linear probe accuracy", "probe", "logistic", False),
+    ("label in Z: k-NN accuracy", "probe", "knn", False),
+    ("noise on Z: MSE to own reconstruction", "noise", "mse_to_recon_at_{scale}sd", True),
+    ("noise on Z: MSE to the clean image", "noise", "mse_to_image_at_{scale}sd", True),
+    ("traversal: locality of a coordinate", "traversal", "locality", False),
+    ("interpolation: frames on the two classes", "interpolation", "end_class_share", False),
+    ("interpolation: largest step (smoothness)", "interpolation", "smoothness", True),
+]
+SWEEP_SAMPLERS = {
+    "ae_normal": "AE, Z ~ N(0, I) (naive)", "ae_mixture": "AE, Gaussian mixture fit to training codes",
+    "vae_normal": "VAE, Z ~ N(0, I) (its prior)", "vqvae_uniform": "VQ-VAE, uniform random codes (naive)",
 }
-SAMPLE_KINDS = {"vqvae2_prior": "unconditional", "vqvae2_prior_reference": "conditional_reference"}  # in sample.json
-LEVELS = ("top", "bottom")
-COLUMNS = ["model", "latent", "sampler", "epochs", "test_mse", "test_psnr", "test_ssim", "best_test_loss",
-           "code_bits", "codebook_usage", "codebook_perplexity", "probe_logistic", "probe_knn",
-           "traversal_change", "traversal_locality",
-           "interpolation_end_class_share", "interpolation_smoothness", "interpolation_unsnapped_end_class_share",
-           "interpolation_unsnapped_smoothness", "fid", "class_entropy_bits", "conditional_accuracy",
-           "unconditional_accuracy", "reference_conditional_accuracy", "prior_bits_per_image",
-           *[f"{level}_{key}" for level in LEVELS for key in ("code_bits", "codebook_usage", "codebook_perplexity",
-                                                               "codebook_restarts", "prior_bits_per_code")]]
+VQVAE2_SAMPLERS = {"vqvae2_prior": "unconditional", "vqvae2_prior_reference": "conditional_reference"}
 
 
 @dataclass
 class Metrics:
     """Every stage's metrics, read from one folder."""
 
-    sweep: list[dict[str, str]]
     stages: dict[str, Any]
 
     @classmethod
     def read(cls, folder: Path) -> Metrics:
-        names = ["classifier", "vqvae2", "prior_top", "prior_bottom", "sample", "noise", "traversal",
-                 "interpolation", "probe", "generation"]
-        return cls(read_csv(folder / "sweep.csv"), {name: read_json(folder / f"{name}.json") for name in names})
+        return cls({name: read_json(folder / f"{name}.json") for name in STAGES})
 
     def __getitem__(self, name: str) -> Any:
         return self.stages[name]
 
+    @property
+    def latent(self) -> int:
+        return self["reconstruct"]["latent"]
 
-def rows(m: Metrics) -> list[Row]:
-    """One row per model and latent size, one for VQ-VAE-2, one per sampler and FID anchor."""
-    latent = m["noise"]["latent"]
-    at = COLUMNS.index("traversal_change")  # the noise curve's columns go before it, one per scale
-    columns = COLUMNS[:at] + [f"noise_{key}" for key in m["noise"]["vqvae2"]] + COLUMNS[at:]
+    @property
+    def noise_scale(self) -> str:
+        """The noise scale the contest quotes: 1 sd when measured, else the largest."""
+        scales = [k.removeprefix("mse_to_recon_at_").removesuffix("sd") for k in self["noise"]["vqvae2"]
+                  if k.startswith("mse_to_recon_at_")]
+        return "1" if "1" in scales else max(scales, key=float)
 
-    def row(**values: Any) -> Row:
-        return {column: values.get(column) for column in columns}
-
-    table = []
-    for run in m.sweep:
-        name, size = run["model"], int(run["latent"])
-        probe = m["probe"].get(name, {}).get(str(size), {})
-        table.append(row(model=name, latent=size, **{key: _number(run[key]) for key in SWEEP_COLUMNS},
-                         probe_logistic=probe.get("logistic"), probe_knn=probe.get("knn"),
-                         **(_at_comparison_latent(m, name) if size == latent else {})))
-    vq2, levels = m["vqvae2"], m["vqvae2"]["codebook"]
-    per_level = {}
-    for level in LEVELS:
-        per_level.update({f"{level}_code_bits": levels[level]["bits"], f"{level}_codebook_usage": levels[level]["usage"],
-                          f"{level}_codebook_perplexity": levels[level]["perplexity"],
-                          f"{level}_codebook_restarts": levels[level]["restarts"],
-                          f"{level}_prior_bits_per_code": m[f"prior_{level}"]["test"]["bits_per_code"]})
-    table.append(row(
-        model="vqvae2", latent=vq2["slots"], epochs=vq2["epochs"], test_mse=vq2["test"]["mse"],
-        test_psnr=vq2["test"]["psnr"], test_ssim=vq2["test"]["ssim"], best_test_loss=vq2["test"]["best_loss"],
-        code_bits=sum(levels[level]["bits"] for level in LEVELS),
-        codebook_usage=min(levels[level]["usage"] for level in LEVELS),
-        probe_logistic=m["probe"]["vqvae2"]["logistic"], probe_knn=m["probe"]["vqvae2"]["knn"],
-        conditional_accuracy=m["sample"]["conditional"]["accuracy"],
-        unconditional_accuracy=m["sample"]["unconditional"]["accuracy"],
-        reference_conditional_accuracy=m["sample"]["conditional_reference"]["accuracy"],
-        prior_bits_per_image=sum(m[f"prior_{level}"]["test"]["bits_per_image"] for level in LEVELS),
-        **per_level, **_at_comparison_latent(m, "vqvae2")))
-    for sampler, (model, _) in SAMPLERS.items():
-        if sampler in m["generation"]:
-            scores = m["generation"][sampler]
-            table.append(row(model=model, latent=vq2["slots"] if model == "vqvae2" else latent, sampler=sampler,
-                             fid=scores["fid"], class_entropy_bits=scores["classes"]["entropy_bits"]))
-    for anchor, scores in m["generation"]["anchors"].items():
-        table.append(row(model="(anchor)", sampler=anchor, fid=scores["fid"]))
-    return table
+    def estimate(self, stage: str, model: str, score: str) -> Estimate | None:
+        entry = self[stage].get(model, {}).get(score.format(scale=self.noise_scale))
+        return Estimate.from_dict(entry) if entry else None
 
 
-SWEEP_COLUMNS = ("epochs", "test_mse", "test_psnr", "test_ssim", "best_test_loss", "code_bits", "codebook_usage",
-                 "codebook_perplexity")
+def contest_rows(m: Metrics) -> pd.DataFrame:
+    """One row per test at model.latent: each model's estimate, the verdict, and VQ-VAE-2 beside."""
+    rows = []
+    for test, stage, score, lower in CONTEST:
+        estimates = {name: e for name in SWEEP_MODELS if (e := m.estimate(stage, name, score))}
+        row = {"test": test.format(scale=m.noise_scale), "better": "lower" if lower else "higher"}
+        row.update({label(name): e.text() for name, e in estimates.items()})
+        row["verdict"] = _verdict_text(estimates, lower) if len(estimates) > 1 else ""
+        beside = m.estimate(stage, "vqvae2", score)
+        row["VQ-VAE-2 (beside)"] = beside.text() if beside else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
-def _at_comparison_latent(m: Metrics, name: str) -> Row:
-    """The evaluations that compare the models at model.latent."""
-    out = {f"noise_{key}": value for key, value in m["noise"].get(name, {}).items()}
-    if name in m["traversal"]:
-        out.update(traversal_change=m["traversal"][name]["mean_change"],
-                   traversal_locality=m["traversal"][name]["locality"])
-    for path, prefix in ((name, "interpolation"), (f"{name} unsnapped", "interpolation_unsnapped")):
-        if path in m["interpolation"]:
-            out.update({f"{prefix}_end_class_share": m["interpolation"][path]["end_class_share"],
-                        f"{prefix}_smoothness": m["interpolation"][path]["smoothness"]})
-    return out
+def _verdict_text(estimates: dict[str, Estimate], lower: bool) -> str:
+    v = verdict(estimates, lower)
+    if v.winner:
+        return f"**{label(v.winner)}**"
+    if v.reason == "one seed":
+        return f"{label(v.best)} best, one seed: no interval"
+    return "no clear winner (intervals overlap)"
 
 
-def _number(text: str) -> float | None:
-    return float(text) if text not in ("", None) else None
+def generation_rows(m: Metrics) -> pd.DataFrame:
+    """Every sampler: FID and class entropy (means and intervals over seeds), then VQ-VAE-2 and the anchors."""
+    g, sample = m["generation"], m["sample"]
+    rows = [{"sampler": name, "Z drawn from": how, **{k: Estimate.from_dict(g[name][k]).text() for k in ("fid", "class_entropy_bits")}}
+            for name, how in SWEEP_SAMPLERS.items() if name in g]
+    for name, kind in VQVAE2_SAMPLERS.items():
+        t = sample[kind]["temperature"]
+        spread = "labels from the data" if kind == "unconditional" else "labels evenly spread"
+        rows.append({"sampler": name, "Z drawn from": f"VQ-VAE-2 priors at temperature {t:g}, {spread} (one training)",
+                     "fid": f"{g[name]['fid']['mean']:.4g}", "class_entropy_bits": f"{g[name]['class_entropy_bits']['mean']:.4g}"})
+    for name, how in (("train_images", "training images (the near anchor)"),
+                      ("uniform_noise", "uniform pixel noise (the far anchor)")):
+        rows.append({"sampler": name, "Z drawn from": how, "fid": f"{g['anchors'][name]['fid']:.4g}", "class_entropy_bits": ""})
+    return pd.DataFrame(rows)
 
 
-# --- the markdown report ------------------------------------------------------------------
+def generation_verdict(m: Metrics) -> str:
+    """Which sweep sampler has the lowest FID, by intervals, with VQ-VAE-2's beside."""
+    g = m["generation"]
+    estimates = {name: Estimate.from_dict(g[name]["fid"]) for name in SWEEP_SAMPLERS if name in g}
+    v = verdict(estimates, lower_is_better=True)
+    named = f"**{v.winner}** (interval clear of the others)" if v.winner else (
+        f"no clear winner among {', '.join(estimates)} (intervals overlap)" if v.reason == "overlap"
+        else f"{v.best} lowest, one seed: no interval")
+    vq2 = {name: g[name]["fid"]["mean"] for name in VQVAE2_SAMPLERS}
+    return (f"- **Generation** (classifier-space FID, lower is better): among the samplers of AE, VAE and VQ-VAE, "
+            f"{named}. VQ-VAE-2 through its priors, beside them: "
+            + ", ".join(f"{v_:.4g} at temperature {m['sample'][VQVAE2_SAMPLERS[k]]['temperature']:g}" for k, v_ in vq2.items())
+            + " (one training, one sample set: no interval).")
 
 
-def compared(m: Metrics, table: list[Row]) -> list[Row]:
-    """The model rows at model.latent, and VQ-VAE-2's."""
-    latent = m["noise"]["latent"]
-    return [r for r in table if r["sampler"] is None and (r["latent"] == latent or r["model"] == "vqvae2")]
+def rate_rows(m: Metrics) -> pd.DataFrame:
+    """The contest at model.latent in bits and distortion (intervals over seeds), VQ-VAE-2 beside."""
+    rd = m["rate_distortion"]
+    how = {"ae": "none finite (continuous code)", "vae": "KL to the prior", "vqvae": "entropy of code use"}
+    rows = []
+    for name, scores in rd["contest"].items():
+        rate = Estimate.from_dict(scores["rate_bits"]).text() if "rate_bits" in scores else ""
+        fixed = m["sweep"][name][str(m.latent)].get("code_bits")
+        rows.append({"model": label(name), "rate counted as": how[name], "bits per image": rate,
+                     "fixed-length bits": f"{fixed:.0f}" if fixed else "",
+                     "test MSE": Estimate.from_dict(scores["mse"]).text(),
+                     "reconstruction NLL": Estimate.from_dict(scores["recon_nll"]).text()})
+    vq2 = rd["vqvae2"]
+    rows.append({"model": "VQ-VAE-2 (beside)", "rate counted as": "its priors' test NLL",
+                 "bits per image": f"{vq2['prior_bits']:.4g}", "fixed-length bits": f"{vq2['fixed_bits']:.0f}",
+                 "test MSE": f"{vq2['mse']:.4g}", "reconstruction NLL": f"{vq2['recon_nll']:.4g}"})
+    return pd.DataFrame(rows)
 
 
-def winners(m: Metrics) -> list[str]:
-    """One sentence per test: which of AE, VAE, VQ-VAE wins it at model.latent, with VQ-VAE-2 beside them.
+CURVE_NAMES = {"vae_kl": "VAE (KL)", "vqvae_entropy": "VQ-VAE (entropy)", "vqvae_fixed": "VQ-VAE (fixed code)",
+               "vqvae2_fixed": "VQ-VAE-2 (fixed code)", "vqvae2_prior": "VQ-VAE-2 (priors' NLL)"}
 
-    VQ-VAE-2 has more code (both levels) and its own budget, so it is shown next to the winner, never
-    crowned over models of another size.
-    """
-    at_latent = {r["model"]: r for r in compared(m, rows(m))}
-    lines = []
 
-    def best(title: str, column: str, lowest: bool) -> None:
-        candidates = {k: r[column] for k, r in at_latent.items() if k in SWEEP_MODELS and r[column] is not None}
-        if candidates:
-            pick = (min if lowest else max)(candidates, key=candidates.get)
-            others = ", ".join(f"{LABELS[k]} {v:.4g}" for k, v in candidates.items() if k != pick)
-            beside = at_latent.get("vqvae2", {}).get(column)
-            aside = f" VQ-VAE-2: {beside:.4g}." if beside is not None else ""
-            lines.append(f"- **{title}**: {LABELS[pick]} ({column} {candidates[pick]:.4g}; {others}).{aside}")
+def equal_rate_rows(m: Metrics) -> pd.DataFrame:
+    """Every point where at least two codes can be compared at the same bits: each one's test MSE there."""
+    rows = []
+    for curve, by_latent in m["rate_distortion"]["equal_rate"].items():
+        for latent, point in by_latent.items():
+            if "best" not in point:
+                continue
+            others = {CURVE_NAMES[c]: f"{point[c]:.4g}" for c in CURVE_NAMES if c in point}
+            rows.append({"at the rate of": f"{CURVE_NAMES[curve]}, size {latent}", "bits": f"{point['rate_bits']:.3g}",
+                         **others, "lowest MSE": CURVE_NAMES[point["best"]]})
+    return pd.DataFrame(rows).fillna("")
 
-    best("Reconstruction", "test_mse", lowest=True)
-    best("Label kept in Z (linear probe)", "probe_logistic", lowest=False)
-    best("Label kept in Z (k-NN)", "probe_knn", lowest=False)
-    best("Robust to noise on Z (1 sd)", "noise_mse_at_1sd", lowest=True)
-    best("Most local coordinates (traversal)", "traversal_locality", lowest=False)
-    best("Interpolation stays on the two classes", "interpolation_end_class_share", lowest=False)
-    best("Smoothest interpolation", "interpolation_smoothness", lowest=True)
-    generation = {s: m["generation"][s]["fid"] for s in SAMPLERS if s in m["generation"]}
-    if generation:
-        pick = min(generation, key=generation.get)
-        sample, reference = m["sample"]["conditional"], m["sample"]["conditional_reference"]
-        lines.append(f"- **Generation**: {pick} (classifier-space FID {generation[pick]:.4g}). VQ-VAE-2 samples show "
-                     f"the requested label {sample['accuracy']:.1%} of the time at temperature {sample['temperature']:g} "
-                     f"({sample['samples']} samples; {reference['accuracy']:.1%} at temperature "
-                     f"{reference['temperature']:g}, {reference['samples']} samples).")
-    return lines + orderings(m)
+
+def sweep_rows(m: Metrics) -> pd.DataFrame:
+    """The latent sweep: final-epoch test numbers per model and latent size, with both probes."""
+    rows = []
+    for name, by_latent in m["sweep"].items():
+        for latent, s in by_latent.items():
+            probe = m["probe"]["sweep"].get(name, {}).get(latent, {})
+            rows.append({"model": name, "latent": int(latent), "epochs": s["epochs"],
+                         "best validation epoch": s["best_validation_epoch"], "recon_nll": s["recon_nll"], "mse": s["mse"],
+                         "psnr": s["psnr"], "ssim": s["ssim"], "kl_bits": s.get("kl_bits"), "code_bits": s.get("code_bits"),
+                         "code_entropy_bits": s.get("code_entropy_bits"), "codebook_usage": s.get("codebook_usage"),
+                         "probe_logistic": probe.get("logistic"), "probe_knn": probe.get("knn")})
+    return pd.DataFrame(rows)
+
+
+def level_rows(m: Metrics) -> pd.DataFrame:
+    """VQ-VAE-2's two levels: code bits, codebook use, restarts, and each prior's test bits."""
+    return pd.DataFrame([{"level": level, "code_bits": m["codes"][level]["bits"],
+                          "code_entropy_bits": m["codes"][level]["entropy_bits"],
+                          "codebook_usage": m["codes"][level]["usage"], "codebook_perplexity": m["codes"][level]["perplexity"],
+                          "codebook_restarts": m["codes"][level]["restarts"],
+                          "prior_bits_per_code": m[f"prior_{level}"]["test"]["bits_per_code"],
+                          "prior_bits_per_image": m[f"prior_{level}"]["test"]["bits_per_image"]}
+                         for level in ("top", "bottom")])
 
 
 def orderings(m: Metrics) -> list[str]:
-    """The orderings the study expects, and the seed's reading of the traversal: each reported as found."""
-    fid = {s: m["generation"][s]["fid"] for s in SAMPLERS if s in m["generation"]}
-    anchors = {k: v["fid"] for k, v in m["generation"]["anchors"].items()}
+    """The orderings the study expects, each reported as found (on means; whether the intervals separate)."""
+    g = m["generation"]
+    fid = {name: Estimate.from_dict(g[name]["fid"]) for name in [*SWEEP_SAMPLERS, *VQVAE2_SAMPLERS] if name in g}
+    anchors = {k: v["fid"] for k, v in g["anchors"].items()}
     checks = []
-    for sampler, kind in SAMPLE_KINDS.items():
-        if {sampler, "vae_normal", "ae_normal"} <= set(fid):
+    for sampler, kind in VQVAE2_SAMPLERS.items():
+        if {"vae_normal", "ae_normal"} <= set(fid):
+            chain = [fid[sampler], fid["vae_normal"], fid["ae_normal"]]
             checks.append((f"FID: VQ-VAE-2 (temperature {m['sample'][kind]['temperature']:g}) < VAE < AE-naive",
-                           fid[sampler] < fid["vae_normal"] < fid["ae_normal"],
-                           f"{fid[sampler]:.4g}, {fid['vae_normal']:.4g}, {fid['ae_normal']:.4g}"))
+                           chain[0].mean < chain[1].mean < chain[2].mean, ", ".join(e.text() for e in chain)))
     if {"ae_mixture", "ae_normal"} <= set(fid):
-        checks.append(("FID: AE with a Gaussian mixture < AE-naive", fid["ae_mixture"] < fid["ae_normal"],
-                       f"{fid['ae_mixture']:.4g} vs {fid['ae_normal']:.4g}"))
-    if "ae_normal" in fid:
-        checks.append(("anchor: FID(train images) < FID(AE-naive) / 10", anchors["train_images"] < fid["ae_normal"] / 10,
-                       f"{anchors['train_images']:.4g} vs {fid['ae_normal']:.4g}"))
-    largest = anchors["uniform_noise"] > max([*fid.values(), anchors["train_images"]])
+        checks.append(("FID: AE with a Gaussian mixture < AE-naive", fid["ae_mixture"].mean < fid["ae_normal"].mean,
+                       f"{fid['ae_mixture'].text()} vs {fid['ae_normal'].text()}"))
+    largest = anchors["uniform_noise"] > max([e.mean for e in fid.values()] + [anchors["train_images"]])
     checks.append(("anchor: uniform noise has the largest FID", largest, f"{anchors['uniform_noise']:.4g}"))
-    locality = {k: m["traversal"][k]["locality"] for k in SWEEP_MODELS if k in m["traversal"]}
-    if set(locality) == set(SWEEP_MODELS):
+    locality = {k: m.estimate("traversal", k, "locality") for k in SWEEP_MODELS}
+    if all(locality.values()):
         checks.append(("the seed's reading: VQ-VAE coordinates act more locally than AE's and VAE's (traversal)",
-                       locality["vqvae"] > max(locality["ae"], locality["vae"]),
-                       ", ".join(f"{LABELS[k]} {v:.4g}" for k, v in locality.items())))
+                       locality["vqvae"].mean > max(locality["ae"].mean, locality["vae"].mean),
+                       ", ".join(f"{label(k)} {v.text()}" for k, v in locality.items())))
     return [f"- {'Holds' if holds else '**Does not hold**'}: {claim} ({numbers})." for claim, holds, numbers in checks]
 
 
-def budgets(m: Metrics, table: list[Row]) -> str:
-    """What each compared model had: epochs and code size, from the metrics files."""
-    latent = m["noise"]["latent"]
-    at_latent = {r["model"]: r for r in compared(m, table)}
-    sweep, vq2 = {k: r for k, r in at_latent.items() if k in SWEEP_MODELS}, at_latent["vqvae2"]
-    epochs = sorted({int(r["epochs"]) for r in sweep.values()})
-    vq_bits = f"; VQ-VAE's code is {sweep['vqvae']['code_bits']:.0f} bits" if "vqvae" in sweep else ""
-    return (f"AE, VAE and VQ-VAE share one trunk and train {'/'.join(map(str, epochs))} epochs at latent size {latent}"
-            f"{vq_bits}. VQ-VAE-2, beside them, has {vq2['latent']} slots on two levels ({vq2['code_bits']:.0f} bits) "
-            f"and trains {int(vq2['epochs'])} epochs: its numbers are for reference, not a contest at equal size.")
+def budget(m: Metrics) -> str:
+    """What the compared models had, and how to read the intervals, from the metrics files."""
+    seeds = list(m["reconstruct"]["ae"]["mse"]["per_seed"]) if "ae" in m["reconstruct"] else []
+    epochs = sorted({s["epochs"] for by_latent in m["sweep"].values() for s in by_latent.values()})
+    vq2 = m["rate_distortion"]["vqvae2"]
+    return (f"AE, VAE and VQ-VAE share one trunk and one budget ({'/'.join(map(str, epochs))} epochs) and are trained "
+            f"once per seed ({', '.join(seeds)}) at latent size {m.latent}; the latent sweep trains each size once, "
+            f"with the first seed, so its run at size {m.latent} is the first replicate. Each number is the mean over "
+            f"seeds with its 95% Student-t interval [low, high]; a winner is named only when its interval is clear of "
+            f"every other model's. VQ-VAE-2 ({vq2['slots']} slots on two levels, {vq2['fixed_bits']:.0f} bits, its own "
+            f"budget of {m['vqvae2']['epochs']} epochs) is trained once: its intervals are bootstrap intervals over the "
+            f"test images (or pairs, or samples), which show how much the images move it, not the training; it stands "
+            f"beside the contest, not in it. Every number is the final epoch's model on the test split; no test number "
+            f"chose anything (the epoch of lowest validation loss is listed in the sweep table).")
+
+
+def noise_note(m: Metrics) -> str:
+    """Why VQ-VAE looks robust to noise on Z, measured: the share of slots that keep their code."""
+    scale = m.noise_scale
+    kept = m.estimate("noise", "vqvae", f"same_code_at_{scale}sd")
+    to_image = {label(k): e.text() for k in SWEEP_MODELS if (e := m.estimate("noise", k, "mse_to_image_at_{scale}sd"))}
+    if kept is None:
+        return ""
+    return (f"- **Why VQ-VAE shrugs off noise on Z**: its decoder only ever sees snapped codes, so noise smaller than "
+            f"the gap to the next code is absorbed by construction, not learned: at {scale} sd, {kept.text()} of its "
+            f"slots keep their code. Against the clean image rather than its own reconstruction, at {scale} sd: "
+            + ", ".join(f"{k} {v}" for k, v in to_image.items()) + ".")
 
 
 def markdown(m: Metrics) -> str:
-    """The report: winners first, then the tables."""
-    table = rows(m)
-    latent = m["noise"]["latent"]
-
-    def temperature(sampler: str) -> str:
-        return f"{m['sample'][SAMPLE_KINDS[sampler]]['temperature']:g}"
-
-    def describe(sampler: str) -> str:
-        if sampler in ANCHORS:
-            return ANCHORS[sampler]
-        return SAMPLERS[sampler][1].format(temperature=temperature(sampler)) if sampler in SAMPLE_KINDS else SAMPLERS[sampler][1]
-
-    by_size = [{k: r[k] for k in ("model", "latent", "epochs", "test_mse", "test_psnr", "test_ssim", "best_test_loss",
-                                  "code_bits", "codebook_usage", "codebook_perplexity", "probe_logistic", "probe_knn")}
-               for r in table if r["sampler"] is None]
-    vq2 = {r["model"]: r for r in compared(m, table)}["vqvae2"]
-    levels = [{"level": level, **{key: vq2[f"{level}_{key}"] for key in (
-        "code_bits", "codebook_usage", "codebook_perplexity", "codebook_restarts", "prior_bits_per_code")}}
-        for level in LEVELS]
-    evaluations = [{k: v for k, v in r.items() if k == "model" or k.startswith(("noise_", "traversal_", "interpolation_"))}
-                   for r in compared(m, table)]
-    samplers = [{"sampler": r["sampler"], "model": r["model"],
-                 "Z drawn from": describe(r["sampler"]),
-                 "fid": r["fid"], "class_entropy_bits": r["class_entropy_bits"]}
-                for r in table if r["sampler"] is not None]
-    classifier = m["classifier"]["test"]["accuracy"]
+    """The report: the contest first, then rate against distortion, the sweep, VQ-VAE-2 and generation."""
     sample = m["sample"]
+    share = {kind: Estimate.from_dict(sample[kind]["label_share"]) for kind in sample}
+    classifier = m["classifier"]["test"]["accuracy"]
     return "\n".join([
-        f"### Who wins (AE, VAE and VQ-VAE at latent size {latent}; VQ-VAE-2 beside them)", "",
-        budgets(m, table), "", *winners(m), "",
-        f"### Reconstruction and label information per latent size (VQ-VAE-2: {m['vqvae2']['slots']} slots)", "",
-        markdown_table(by_size),
-        "### VQ-VAE-2 per level, and its priors (test bits per code)", "",
-        markdown_table(levels),
-        f"Samples showing the requested label: {sample['conditional']['accuracy']:.1%} conditional and "
-        f"{sample['unconditional']['accuracy']:.1%} unconditional at temperature {temperature('vqvae2_prior')}, "
-        f"{sample['conditional_reference']['accuracy']:.1%} conditional at temperature "
-        f"{temperature('vqvae2_prior_reference')} "
-        f"(per label in metrics/sample.json).", "",
-        f"### Noise, traversal and interpolation at latent size {latent}", "",
-        markdown_table(evaluations),
-        f"### Generation ({m['generation']['reference']} as reference; FID in the judge classifier's feature "
-        f"space, test accuracy {classifier:.2%}, not Inception-FID; class entropy max log2(10) = 3.32 bits)", "",
-        markdown_table(samplers),
+        f"### Who wins at latent size {m.latent} (AE, VAE and VQ-VAE over seeds; VQ-VAE-2 beside them)", "",
+        budget(m), "",
+        to_markdown(contest_rows(m)),
+        generation_verdict(m),
+        noise_note(m),
+        f"- **Requested labels** (VQ-VAE-2, share of samples the classifier assigns to the requested label): "
+        f"{share['conditional'].text()} at temperature {sample['conditional']['temperature']:g}, "
+        f"{share['conditional_reference'].text()} at temperature {sample['conditional_reference']['temperature']:g} "
+        f"(bootstrap over {sample['conditional']['samples']} and {sample['conditional_reference']['samples']} samples; "
+        f"per label in metrics/sample.json).",
+        *orderings(m), "",
+        "### Rate against distortion", "",
+        f"Bits per image each code spends at latent size {m.latent} (means and 95% intervals over seeds), and its "
+        f"distortion on the test split:", "",
+        to_markdown(rate_rows(m)),
+        "At equal bits, who reconstructs best? Wherever two codes' rates overlap in the latent sweep, each one's test "
+        "MSE at the same number of bits (linear in log2 bits between its neighbouring sizes; one seed):", "",
+        to_markdown(equal_rate_rows(m)) if m["rate_distortion"]["equal_rate"] else "(no overlap of rates)\n",
+        "### The latent sweep (one training per model and size; final epoch, test split)", "",
+        to_markdown(sweep_rows(m)),
+        "### VQ-VAE-2 per level, and its priors (test split)", "",
+        to_markdown(level_rows(m)),
+        f"### Generation (FID in the judge classifier's feature space against {m['generation']['reference']}, "
+        f"test accuracy {classifier:.2%}; not Inception-FID; class entropy max log2(10) = 3.32 bits)", "",
+        to_markdown(generation_rows(m)),
     ])
+
+
+def number_table(m: Metrics) -> pd.DataFrame:
+    """Every number of the report in one long table: section, model, latent, score, mean, low, high, interval."""
+    rows = [{"section": "sweep", "model": name, "latent": int(latent), "score": score, "mean": value}
+            for name, by_latent in m["sweep"].items() for latent, s in by_latent.items() for score, value in s.items()]
+    for stage in ("reconstruct", "probe", "noise", "traversal", "interpolation"):
+        for name in (*SWEEP_MODELS, "vqvae2"):
+            for score, entry in m[stage].get(name, {}).items():
+                e = Estimate.from_dict(entry)
+                rows.append({"section": stage, "model": name, "latent": m.latent, "score": score, "mean": e.mean,
+                             "low": e.low, "high": e.high, "interval": e.method})
+    for sampler in [*SWEEP_SAMPLERS, *VQVAE2_SAMPLERS]:
+        for score in ("fid", "class_entropy_bits"):
+            if sampler in m["generation"]:
+                e = Estimate.from_dict(m["generation"][sampler][score])
+                rows.append({"section": "generation", "model": sampler, "score": score, "mean": e.mean, "low": e.low,
+                             "high": e.high, "interval": e.method})
+    return pd.DataFrame(rows)
+
+
+def headline(m: Metrics) -> dict[str, float]:
+    """At most 20 numbers that sum up the study: what `dvc exp show` shows beside the params."""
+    numbers = {f"mse.{name}": m.estimate("reconstruct", name, "mse") for name in (*SWEEP_MODELS, "vqvae2")}
+    numbers |= {f"probe.{name}": m.estimate("probe", name, "logistic") for name in (*SWEEP_MODELS, "vqvae2")}
+    numbers |= {"fid.ae_mixture": Estimate.from_dict(m["generation"]["ae_mixture"]["fid"]),
+                "fid.vae": Estimate.from_dict(m["generation"]["vae_normal"]["fid"]),
+                "fid.vqvae2": Estimate.from_dict(m["generation"]["vqvae2_prior"]["fid"]),
+                "label_share.vqvae2": Estimate.from_dict(m["sample"]["conditional"]["label_share"])}
+    return {key: round(e.mean, 6) for key, e in numbers.items() if e is not None} | {
+        "classifier_accuracy": m["classifier"]["test"]["accuracy"]}

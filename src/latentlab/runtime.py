@@ -7,13 +7,15 @@ import os
 import torch
 
 from latentlab.config import BaseConfig
+from latentlab.errors import ConfigError
 
 
-def setup(base: BaseConfig) -> torch.device:
-    """Use every core this process may run on, seed all RNGs, and pick the device."""
+def setup(base: BaseConfig, seed: int | None = None) -> torch.device:
+    """Pick the device, use every core this process may run on, and seed all RNGs (base.seed by default)."""
+    device = pick_device(base.device)
     torch.set_num_threads(usable_cores())
-    torch.manual_seed(base.seed)
-    return pick_device(base.device)
+    torch.manual_seed(base.seed if seed is None else seed)
+    return device
 
 
 def usable_cores() -> int:
@@ -26,5 +28,5 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("base.device: 'cuda' asked for, but no CUDA device is visible; use auto or cpu")
+        raise ConfigError("base.device: 'cuda' asked for, but no CUDA device is visible; set it to auto or cpu")
     return torch.device(name)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin, get_type_hints
 
-
-class ConfigError(ValueError):
-    """A problem in params.yaml; the message names the key and what to do."""
+from latentlab.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -115,6 +114,8 @@ def _parse_tuple(tp: Any, value: Any, key: str) -> tuple:
 def _parse_scalar(tp: Any, value: Any, key: str) -> Any:
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: expected a finite number, got {value!r}")
     if isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
         return value
     hint = ""

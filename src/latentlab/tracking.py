@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 
@@ -23,11 +22,3 @@ class LiveLogger:
     def close(self) -> None:
         self.live.end()
 
-
-def read_series(directory: str | Path, name: str) -> list[float]:
-    """The values of one metric logged by LiveLogger in `directory`, step by step."""
-    path = Path(directory) / "plots" / "metrics" / f"{name}.tsv"
-    with path.open() as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
-    leaf = name.rsplit("/", 1)[-1]
-    return [float(row[leaf]) for row in rows]

@@ -1,14 +1,12 @@
 """The one training loop: every model of the study is trained by `fit`.
 
 A model only has to name its loss terms (`losses(batch)`); `fit` minimizes their sum with
-AdamW on a one-cycle schedule, scores the test split after every epoch, logs, and keeps a
+AdamW on a one-cycle schedule, scores the held-out splits after every epoch, logs, and keeps a
 resume state so that an interrupted run continues where it stopped.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,50 +17,19 @@ import torch
 from latentlab.checkpoint import save_checkpoint
 from latentlab.config import TrainConfig
 from latentlab.data import Batched
-from latentlab.io import load_tensors, save_tensors
+from latentlab.errors import LatentlabError
+from latentlab.inference import BATCH_SIZE
 from latentlab.models import Trainable, build_model
 from latentlab.progress import TrainingProgress
+from latentlab.resume import RESUME_DIR, ResumeFile, code_digest, file_digest
 from latentlab.schema import to_plain
 from latentlab.tracking import LiveLogger
 
-RESUME_DIR = Path(".resume")  # unfinished runs' states; git- and DVC-ignored
-EVAL_BATCH_SIZE = 500  # no gradients are kept: larger batches are faster and still small
 Metrics = dict[str, float]
 
 
-class ResumeFile:
-    """The state of an unfinished run, saved after each epoch and removed when the run ends.
-
-    It is used only by the very same run: same `fingerprint` (model, budget, data) and same
-    latentlab source code. Anything else starts afresh.
-    """
-
-    def __init__(self, path: str | Path, fingerprint: dict[str, Any]):
-        self.path = Path(path)
-        identity = json.dumps({"run": fingerprint, "code": source_digest()}, sort_keys=True)
-        self.key = hashlib.sha256(identity.encode()).hexdigest()
-
-    def load(self) -> dict[str, Any] | None:
-        if not self.path.is_file():
-            return None
-        state = load_tensors(self.path)
-        return state if state.get("key") == self.key else None
-
-    def save(self, state: dict[str, Any]) -> None:
-        save_tensors(self.path, {"key": self.key, **state})
-
-    def clear(self) -> None:
-        self.path.unlink(missing_ok=True)
-
-
-def source_digest() -> str:
-    """sha256 of latentlab's Python sources: a resume state is only valid for the code that wrote it."""
-    package = Path(__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+class DivergenceError(LatentlabError):
+    """The loss became NaN or infinite; the message names the learning rate to lower."""
 
 
 class RunningMeans:
@@ -81,9 +48,14 @@ class RunningMeans:
         return {name: float(total) / self.weight for name, total in self.sums.items()}
 
 
-def fit(model: Trainable, train: Batched, test: Batched, cfg: TrainConfig, *, device: torch.device, title: str,
-        log: Callable[[Metrics], None] | None = None, resume: ResumeFile | None = None) -> list[Metrics]:
-    """Train on the sum of `model.losses`; return one dict of train/test metrics per epoch."""
+def fit(model: Trainable, train: Batched, scored: dict[str, Batched], cfg: TrainConfig, *, device: torch.device,
+        title: str, budget_key: str = "train", log: Callable[[Metrics], None] | None = None,
+        resume: ResumeFile | None = None) -> list[Metrics]:
+    """Train on the sum of `model.losses`; return one dict per epoch: the train means, each scored
+    split's means (e.g. "validation/loss", "test/mse") and the epoch's seconds.
+
+    budget_key: where `cfg` lives in params.yaml, named when the loss diverges.
+    """
     model.to(device)
     log = log or (lambda metrics: None)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -91,28 +63,28 @@ def fit(model: Trainable, train: Batched, test: Batched, cfg: TrainConfig, *, de
     # Warm up, then anneal: converges well within the few epochs a laptop CPU affords.
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=cfg.epochs * batches)
     shuffle = torch.Generator().manual_seed(torch.initial_seed())  # follows the seed the stage set once
-    history: list[Metrics] = []
     state = resume.load() if resume else None
+    history: list[Metrics] = state["history"] if state else []
     if state:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         shuffle.set_state(state["shuffle"])
-        torch.set_rng_state(state["rng"])
-        history = state["history"]
+        _set_rng_states(state["rng"])
     for metrics in history:  # a fresh logger gets the epochs done before the interruption
         log(metrics)
     with TrainingProgress(title, cfg.epochs, batches, done_epochs=len(history)) as progress:
-        for _ in range(len(history), cfg.epochs):
+        for epoch in range(len(history) + 1, cfg.epochs + 1):
             started = time.perf_counter()
-            train_means = _train_epoch(model, train, optimizer, schedule, cfg.batch_size, shuffle, device, progress)
-            test_means = evaluate(model, test, device)
-            history.append({**_prefixed("train", train_means), **_prefixed("test", test_means),
-                            "epoch_seconds": time.perf_counter() - started})
+            means = {"train": _train_epoch(model, train, optimizer, schedule, cfg.batch_size, shuffle, device, progress)}
+            means.update({split: evaluate(model, data, device) for split, data in scored.items()})
+            _check_finite(means, f"epoch {epoch} of {title}", f"{budget_key}.lr", cfg.lr)
+            history.append({f"{split}/{name}": value for split, values in means.items() for name, value in values.items()}
+                           | {"epoch_seconds": time.perf_counter() - started})
             if resume:
                 resume.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                              "schedule": schedule.state_dict(), "shuffle": shuffle.get_state(),
-                             "rng": torch.get_rng_state(), "history": history})
+                             "rng": _rng_states(device), "history": history})
             log(history[-1])
             progress.epoch(history[-1])
     if resume:
@@ -128,15 +100,12 @@ def _train_epoch(model: Trainable, data: Batched, optimizer: torch.optim.Optimiz
     for batch in data.batches(batch_size, shuffle=True, generator=shuffle, device=device):
         terms = model.losses(batch)
         loss = sum(terms.values())
-        if not torch.isfinite(loss):
-            shown = {name: float(value.detach()) for name, value in terms.items()}
-            raise FloatingPointError(f"the loss became {float(loss.detach())} ({shown}); lower the learning rate (lr)")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
         means.add({"loss": loss, **terms}, weight=len(batch[0]))
-        progress.batch(float(loss.detach()))
+        progress.batch(loss)
     return means.means()
 
 
@@ -145,36 +114,69 @@ def evaluate(model: Trainable, data: Batched, device: torch.device) -> Metrics:
     """Means over `data` of the loss terms, their sum ("loss") and the model's measures."""
     model.eval()
     means = RunningMeans()
-    for batch in data.batches(EVAL_BATCH_SIZE, device=device):
+    for batch in data.batches(BATCH_SIZE, device=device):
         terms = model.losses(batch)
         means.add({"loss": sum(terms.values()), **terms, **model.measures(batch)}, weight=len(batch[0]))
     return means.means()
 
 
-def _prefixed(split: str, metrics: Metrics) -> Metrics:
-    return {f"{split}/{name}": value for name, value in metrics.items()}
+def _check_finite(means: dict[str, Metrics], when: str, lr_key: str, lr: float) -> None:
+    """Stop with advice once a mean loss is NaN or infinite (checked once per epoch: no sync per batch)."""
+    for split, values in means.items():
+        if not all(map(_finite, values.values())):
+            shown = ", ".join(f"{name} {value:.4g}" for name, value in values.items())
+            raise DivergenceError(f"the {split} loss is not finite in {when} ({shown}); "
+                                  f"lower {lr_key} (now {lr:g}) and run `dvc repro` again")
 
 
-def train_and_save(name: str, config: dict[str, Any], train: Batched, test: Batched, cfg: TrainConfig, *,
-                   device: torch.device, log_dir: Path, checkpoint: Path) -> tuple[Trainable, list[Metrics]]:
-    """Build model `name` from `config`, fit it (logged, resumable) and save its checkpoint."""
+def _finite(value: float) -> bool:
+    return value == value and abs(value) != float("inf")
+
+
+def _rng_states(device: torch.device) -> dict[str, Any]:
+    states = {"cpu": torch.get_rng_state()}
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _set_rng_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["cpu"])
+    if "cuda" in states:
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def train_and_save(name: str, config: dict[str, Any], train: Batched, scored: dict[str, Batched], cfg: TrainConfig, *,
+                   device: torch.device, seed: int, budget_key: str, inputs: list[Path], log_dir: Path,
+                   checkpoint: Path) -> tuple[Trainable, list[Metrics]]:
+    """Build model `name` from `config`, fit it (logged, resumable) and save its checkpoint.
+
+    inputs: the files the training data came from; their content is part of the resume key.
+    """
     model = build_model(name, config)
-    fingerprint = {"name": name, "config": config, "train": to_plain(cfg), "seed": torch.initial_seed(),
-                   "data": [len(train), len(test)], "checkpoint": str(checkpoint)}
-    resume = ResumeFile(RESUME_DIR / f"{checkpoint.stem}.pt", fingerprint)
+    identity = {"name": name, "config": config, "train": to_plain(cfg), "seed": seed, "device": device.type,
+                "inputs": file_digest(inputs), "code": code_digest(), "checkpoint": str(checkpoint)}
+    resume = ResumeFile(RESUME_DIR / f"{'-'.join(checkpoint.with_suffix('').parts)}.pt", identity)
     logger = LiveLogger(log_dir)
-    history = fit(model, train, test, cfg, device=device, title=checkpoint.stem, log=logger, resume=resume)
+    history = fit(model, train, scored, cfg, device=device, title=checkpoint.stem, budget_key=budget_key,
+                  log=logger, resume=resume)
     logger.close()
-    save_checkpoint(checkpoint, name, config, model)
+    save_checkpoint(checkpoint, name, config, model, seed)
     return model, history
 
 
 def summarize(history: list[Metrics]) -> dict[str, Any]:
-    """Final and best losses per split, and the mean epoch time, from `fit`'s history."""
-    summary: dict[str, Any] = {"epochs": len(history),
-                               "epoch_seconds": sum(h["epoch_seconds"] for h in history) / len(history)}
-    for split in ("train", "test"):
-        losses = [h[f"{split}/loss"] for h in history]
-        best = min(range(len(losses)), key=losses.__getitem__)
-        summary[split] = {"loss": losses[-1], "best_loss": losses[best], "best_epoch": best + 1}
+    """The final epoch's means per split, and the epoch whose validation loss was lowest.
+
+    Timings stay in the logs: a metrics file changes only when a result does.
+    """
+    final = history[-1]
+    summary: dict[str, Any] = {"epochs": len(history)}
+    if "validation/loss" in final:
+        losses = [h["validation/loss"] for h in history]
+        summary["best_validation_epoch"] = min(range(len(losses)), key=losses.__getitem__) + 1
+    for key, value in final.items():
+        if "/" in key:
+            split, name = key.split("/", 1)
+            summary.setdefault(split, {})[name] = value
     return summary

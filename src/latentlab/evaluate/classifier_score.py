@@ -6,28 +6,34 @@ import math
 
 import torch
 
+from latentlab.inference import map_batches
 from latentlab.models.classifier import Classifier
 
-BATCH_SIZE = 1000
 
-
-@torch.no_grad()
 def predict(classifier: Classifier, images: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Predicted labels (N,) of uint8 images (N, C, H, W)."""
     classifier.eval()
-    return torch.cat([classifier(batch.to(device).float().div(255)).argmax(1).cpu()
-                      for batch in images.split(BATCH_SIZE)])
+    return map_batches(lambda x: classifier(x).argmax(1), images, device)
 
 
-def agreement(predicted: torch.Tensor, requested: torch.Tensor, num_classes: int) -> dict:
-    """Share of samples classified as the requested label, overall and per label."""
-    hits = (predicted == requested).double()
-    per_label = {str(k): float(hits[requested == k].mean()) for k in range(num_classes) if (requested == k).any()}
-    return {"accuracy": float(hits.mean()), "per_label": per_label}
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Images in [0, 1] as the uint8 pixels a saved picture would hold."""
+    return (images.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def hits(predicted: torch.Tensor, requested: torch.Tensor) -> torch.Tensor:
+    """1.0 where a sample was classified as the label it was drawn for, else 0.0, per sample (N,)."""
+    return (predicted == requested.to(predicted.device)).double()
+
+
+def per_label_share(predicted: torch.Tensor, requested: torch.Tensor, num_classes: int) -> dict[str, float]:
+    """Share of samples classified as the requested label, per requested label."""
+    h = hits(predicted, requested)
+    return {str(k): float(h[requested == k].mean()) for k in range(num_classes) if (requested == k).any()}
 
 
 def class_histogram(predicted: torch.Tensor, num_classes: int) -> dict:
     """Share of samples per predicted class, and the entropy of that histogram in bits (max log2 K)."""
     shares = torch.bincount(predicted, minlength=num_classes).double() / len(predicted)
     entropy = sum(float(p) * math.log2(1 / float(p)) for p in shares if p > 0)
-    return {"histogram": [round(float(p), 6) for p in shares], "entropy_bits": entropy}
+    return {"histogram": {str(k): round(float(p), 6) for k, p in enumerate(shares)}, "entropy_bits": entropy}

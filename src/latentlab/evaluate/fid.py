@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import torch
 
+from latentlab.inference import map_batches
 from latentlab.models.classifier import Classifier
 
-BATCH_SIZE = 1000
 
-
-@torch.no_grad()
 def classifier_features(classifier: Classifier, images: torch.Tensor, device: torch.device) -> torch.Tensor:
     """Penultimate features (N, hidden) of uint8 images (N, C, H, W), in float64 on the CPU."""
     classifier.eval()
-    return torch.cat([classifier.features(batch.to(device).float().div(255)).double().cpu()
-                      for batch in images.split(BATCH_SIZE)])
+    return map_batches(lambda x: classifier.features(x).double(), images, device)
 
 
 def statistics(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

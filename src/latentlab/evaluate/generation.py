@@ -4,27 +4,26 @@ from __future__ import annotations
 
 import torch
 
+from latentlab.evaluate.classifier_score import to_uint8
+from latentlab.evaluate.contest import encode_all
+from latentlab.inference import map_batches
 from latentlab.models import LatentModel
 from latentlab.models.vqvae import VQVAE
 
-BATCH_SIZE = 1000
 
-
-@torch.no_grad()
-def decode_to_uint8(model: LatentModel, z: torch.Tensor) -> torch.Tensor:
-    """Images (N, C, H, W) as uint8 from codes of `model.encode`'s shape, decoded in batches."""
+def decode_to_uint8(model: LatentModel, z: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Images (N, C, H, W) as uint8 from codes of `model.encode`'s shape (on any device)."""
     model.eval()
-    return torch.cat([(torch.sigmoid(model.decode(batch)) * 255).round().to("cpu", torch.uint8)
-                      for batch in z.split(BATCH_SIZE)])
+    return map_batches(lambda batch: to_uint8(torch.sigmoid(model.decode(batch))), z, device)
 
 
 def standard_normal(n: int, latent: int, generator: torch.Generator) -> torch.Tensor:
-    """Z ~ N(0, I): the VAE's prior, and the naive sampler of the AE."""
+    """Z ~ N(0, I) on the CPU: the VAE's prior, and the naive sampler of the AE."""
     return torch.randn(n, latent, generator=generator)
 
 
 def gaussian_mixture(codes: torch.Tensor, n: int, components: int, seed: int) -> torch.Tensor:
-    """n draws from a Gaussian mixture (full covariances) fit to training codes (N, latent)."""
+    """n draws from a Gaussian mixture (full covariances) fit to training codes (N, latent), on the CPU."""
     from sklearn.mixture import GaussianMixture
 
     mixture = GaussianMixture(n_components=components, covariance_type="full", random_state=seed)
@@ -34,13 +33,11 @@ def gaussian_mixture(codes: torch.Tensor, n: int, components: int, seed: int) ->
     return torch.from_numpy(draws).float()[order]
 
 
-@torch.no_grad()
-def uniform_codes(model: VQVAE, n: int, generator: torch.Generator) -> torch.Tensor:
+def uniform_codes(model: VQVAE, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
     """Images from codes drawn uniformly and independently per slot: the naive VQ-VAE sampler."""
     model.eval()
     codes = torch.randint(model.quantizer.codebook_size, (n, model.latent), generator=generator)
-    return torch.cat([(torch.sigmoid(model.decode_codes(batch)) * 255).round().to(torch.uint8)
-                      for batch in codes.split(BATCH_SIZE)])
+    return map_batches(lambda batch: to_uint8(torch.sigmoid(model.decode_codes(batch))), codes, device)
 
 
 def uniform_noise_images(n: int, shape: tuple[int, int, int], generator: torch.Generator) -> torch.Tensor:
@@ -53,3 +50,21 @@ def evenly_spaced(images: torch.Tensor, n: int) -> torch.Tensor:
     if len(images) <= n:
         return images
     return images[torch.linspace(0, len(images) - 1, n).round().long()]
+
+
+def sweep_samplers(models: dict[str, LatentModel], train_images: torch.Tensor, n: int, components: int, seed: int,
+                   device: torch.device) -> dict[str, torch.Tensor]:
+    """n uint8 images from each sampler of the sweep's models (those of `models` present): AE naive and
+    with a Gaussian mixture fit to its training codes, VAE from its prior, VQ-VAE from uniform codes."""
+    generator = torch.Generator().manual_seed(seed)
+    out = {}
+    if "ae" in models:
+        ae = models["ae"]
+        out["ae_normal"] = decode_to_uint8(ae, standard_normal(n, ae.latent, generator), device)
+        mixture = gaussian_mixture(encode_all(ae, train_images, device), n, components, seed)
+        out["ae_mixture"] = decode_to_uint8(ae, mixture, device)
+    if "vae" in models:
+        out["vae_normal"] = decode_to_uint8(models["vae"], standard_normal(n, models["vae"].latent, generator), device)
+    if "vqvae" in models:
+        out["vqvae_uniform"] = uniform_codes(models["vqvae"], n, generator, device)
+    return out

@@ -1,22 +1,28 @@
-"""How much of the label survives in Z: a linear probe and k-nearest neighbours on the codes."""
+"""How much of the label survives in Z: a linear probe and k-nearest neighbours on the codes.
+
+Both probes read what the decoder reads (AE: z, VAE: the posterior mean, VQ models: the code
+vectors, never code indices), standardized with the training codes' statistics, and return
+which test images they classify correctly, so that accuracies can carry intervals.
+"""
 
 from __future__ import annotations
 
 import warnings
 
+import matplotlib.pyplot as plt
+import pandas as pd
 import torch
 
-from latentlab.data import Split
+from latentlab.figures import plot_by_model
+from latentlab.inference import BATCH_SIZE, map_batches
 from latentlab.models import LatentModel
+from latentlab.names import MODEL_COLOURS
 
-BATCH_SIZE = 500
 
-
-@torch.no_grad()
-def probe_features(model: LatentModel, data: Split, device: torch.device) -> torch.Tensor:
-    """What the decoder reads for each image, flattened: z (AE), the mean (VAE), code vectors (VQ)."""
+def probe_features(model: LatentModel, images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """What the decoder reads for each uint8 image, flattened: (N, features), on the CPU."""
     model.eval()
-    return torch.cat([model.bottleneck(model.encode(x)).flatten(1).cpu() for x, _ in data.batches(BATCH_SIZE, device=device)])
+    return map_batches(lambda x: model.bottleneck(model.encode(x)).flatten(1), images, device)
 
 
 def standardize(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -26,8 +32,8 @@ def standardize(train: torch.Tensor, test: torch.Tensor) -> tuple[torch.Tensor, 
 
 
 def logistic_probe(train: torch.Tensor, train_labels: torch.Tensor, test: torch.Tensor, test_labels: torch.Tensor,
-                   max_iter: int) -> float:
-    """Test accuracy of multinomial logistic regression on standardized features (L-BFGS, max_iter steps)."""
+                   max_iter: int) -> torch.Tensor:
+    """Per test image, 1.0 if multinomial logistic regression (L-BFGS, max_iter steps) classifies it right."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
 
@@ -35,16 +41,41 @@ def logistic_probe(train: torch.Tensor, train_labels: torch.Tensor, test: torch.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # the budget is fixed on purpose: same for all
         classifier = LogisticRegression(max_iter=max_iter).fit(train.numpy(), train_labels.numpy())
-    return float((torch.from_numpy(classifier.predict(test.numpy())) == test_labels).double().mean())
+    return (torch.from_numpy(classifier.predict(test.numpy())) == test_labels).double()
 
 
 def knn_probe(train: torch.Tensor, train_labels: torch.Tensor, test: torch.Tensor, test_labels: torch.Tensor,
-              k: int) -> float:
-    """Test accuracy of a k-nearest-neighbour vote (Euclidean, standardized features)."""
+              k: int) -> torch.Tensor:
+    """Per test image, 1.0 if the vote of its k nearest training codes (Euclidean, standardized) is right."""
     train, test = standardize(train.float(), test.float())
     predictions = []
     for chunk in test.split(BATCH_SIZE):
         nearest = torch.cdist(chunk, train).topk(k, largest=False).indices  # (chunk, k)
         votes = torch.nn.functional.one_hot(train_labels[nearest], int(train_labels.max()) + 1).sum(1)
         predictions.append(votes.argmax(1))  # ties go to the smaller label
-    return float((torch.cat(predictions) == test_labels).double().mean())
+    return (torch.cat(predictions) == test_labels).double()
+
+
+def probe_hits(model: LatentModel, train_images: torch.Tensor, train_labels: torch.Tensor, test_images: torch.Tensor,
+               test_labels: torch.Tensor, max_iter: int, k: int, device: torch.device) -> dict[str, torch.Tensor]:
+    """Both probes on one model: {"logistic": hits (N_test,), "knn": hits (N_test,)}."""
+    train, test = probe_features(model, train_images, device), probe_features(model, test_images, device)
+    return {"logistic": logistic_probe(train, train_labels, test, test_labels, max_iter),
+            "knn": knn_probe(train, train_labels, test, test_labels, k)}
+
+
+def accuracy_figure(by_latent: pd.DataFrame, beside: dict[str, float]) -> plt.Figure:
+    """Probe accuracy against latent size, one panel per probe; `beside`: VQ-VAE-2's accuracy per probe."""
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    for ax, probe in zip(axes, ("logistic", "knn"), strict=True):
+        plot_by_model(ax, by_latent, "latent", probe)
+        if probe in beside:
+            ax.axhline(beside[probe], color=MODEL_COLOURS["vqvae2"], linestyle=":", label="VQ-VAE-2 (80 slots)")
+        ax.set(xscale="log", title={"logistic": "linear probe", "knn": "k nearest neighbours"}[probe],
+               xlabel="latent size (coordinates or slots)")
+        ax.set_xticks(sorted(by_latent["latent"].unique()), [str(v) for v in sorted(by_latent["latent"].unique())])
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("test accuracy")
+    axes[0].legend()
+    figure.suptitle("How much of the label a probe reads from Z (the latent sweep, one seed)")
+    return figure

@@ -1,24 +1,20 @@
-"""Reconstruction quality: MSE, PSNR and SSIM in [0, 1] pixel scale, per image then averaged."""
+"""Reconstruction quality per image: MSE, PSNR and SSIM in [0, 1] pixel scale, and the Bernoulli
+NLL of the reconstruction (the distortion every model shares, in nats per image)."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from latentlab.data import Split
-from latentlab.images import grid
+from latentlab.inference import map_batches
 from latentlab.models import LatentModel
-from latentlab.models.vqvae import VQVAE
-from latentlab.quantize import Quantizer, code_statistics
+from latentlab.models.base import bernoulli_nll_per_image
 
 SSIM_WINDOW = 11  # Gaussian window of Wang et al. 2004
 SSIM_SIGMA = 1.5
 SSIM_C1 = 0.01**2  # (K1 * L)^2 with L = 1, the pixel range
 SSIM_C2 = 0.03**2
-BATCH_SIZE = 500
+SCORES = ("mse", "psnr", "ssim", "recon_nll")
 
 
 def psnr(mse: torch.Tensor) -> torch.Tensor:
@@ -46,38 +42,19 @@ def ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return index.flatten(1).mean(1)
 
 
-@torch.no_grad()
-def reconstruction_scores(model: LatentModel, data: Split, device: torch.device) -> dict[str, float]:
-    """Mean per-image MSE, PSNR and SSIM of the model's reconstructions of `data`."""
+def per_image_scores(model: LatentModel, images: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
+    """Each SCORES entry for every image (N,) of uint8 `images`, reconstructed by decode(encode(x))."""
     model.eval()
-    totals = {"mse": 0.0, "psnr": 0.0, "ssim": 0.0}
-    for x, _ in data.batches(BATCH_SIZE, device=device):
-        recon = model.reconstruct(x)
+
+    def scores(x: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits = model.decode(model.encode(x))
+        recon = torch.sigmoid(logits)
         mse = (recon - x).pow(2).flatten(1).mean(1)
-        totals["mse"] += float(mse.sum())
-        totals["psnr"] += float(psnr(mse).sum())
-        totals["ssim"] += float(ssim(recon, x).sum())
-    return {name: total / len(data) for name, total in totals.items()}
+        return {"mse": mse, "psnr": psnr(mse), "ssim": ssim(recon, x), "recon_nll": bernoulli_nll_per_image(logits, x)}
+
+    return map_batches(scores, images, device)
 
 
-@torch.no_grad()
-def encode_codes(model: VQVAE, data: Split, device: torch.device) -> torch.Tensor:
-    """The VQ-VAE's codes of every image of `data`, (N, latent)."""
-    model.eval()
-    return torch.cat([model.encode_codes(x) for x, _ in data.batches(BATCH_SIZE, device=device)])
+def mean_scores(per_image: dict[str, torch.Tensor]) -> dict[str, float]:
+    return {name: float(values.double().mean()) for name, values in per_image.items()}
 
-
-def codebook_scores(codes: torch.Tensor, quantizer: Quantizer) -> dict[str, float]:
-    """Codebook usage and perplexity of `codes`, dead codes restarted in training, and the code's size in bits.
-
-    codes: (N, *slots). Bits: slots x log2(codebook size), the capacity of one image's code.
-    """
-    bits = math.prod(codes.shape[1:]) * math.log2(quantizer.codebook_size)
-    return {**code_statistics(codes, quantizer.codebook_size), "restarts": int(quantizer.restarts), "bits": bits}
-
-
-@torch.no_grad()
-def reconstruction_grid(models: dict[str, LatentModel], images: torch.Tensor) -> Image.Image:
-    """Originals in the top row, each model's reconstructions in a row below, labelled."""
-    rows = [images] + [model.eval().reconstruct(images) for model in models.values()]
-    return grid(rows, labels=["original", *models])

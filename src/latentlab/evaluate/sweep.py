@@ -1,51 +1,122 @@
-"""The sweep at a glance: every run's final numbers in one table, and all loss curves."""
+"""The latent sweep at a glance: every run's final numbers in one table, every loss curve, and figures.
+
+Runs are found by content: each run's metrics file names its model, latent size and seed, and
+its DVCLive log folder (in the logs folder) has the metrics file's name.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-from latentlab.cli import run_name
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from latentlab.config import Config
+from latentlab.errors import CheckpointError
+from latentlab.figures import plot_by_model
 from latentlab.io import read_json
-from latentlab.tables import Row
-from latentlab.tracking import read_series
+from latentlab.names import MODEL_COLOURS, label
+
+SIDE_TERMS = {"vae": ("kl_bits", "VAE: KL in bits (its rate)"), "vqvae": ("commitment", "VQ-VAE: commitment term (nats)")}
 
 
-def sweep_rows(metrics_dir: Path, models: tuple[str, ...], latents: tuple[int, ...]) -> list[Row]:
-    """One row per (model, latent): losses, reconstruction scores and, for VQ-VAE, codebook use."""
+def runs(folder: Path, cfg: Config) -> dict[tuple[str, int], Path]:
+    """The metrics file of each (model, latent) of sweep.models x sweep.latents, found by content."""
+    found = {}
+    for path in sorted(folder.glob("*.json")):
+        m = read_json(path)
+        found[m["model"], m["latent"]] = path
+    wanted = [(name, latent) for name in cfg.sweep.models for latent in cfg.sweep.latents]
+    missing = [key for key in wanted if key not in found]
+    if missing:
+        raise CheckpointError(f"{folder}: no metrics of {missing[0][0]} at latent {missing[0][1]}; run `dvc repro`")
+    return {key: found[key] for key in wanted}
+
+
+def sweep_table(paths: dict[tuple[str, int], Path]) -> pd.DataFrame:
+    """One row per run: final-epoch test numbers (the saved model's), the best validation epoch, codebook use."""
     rows = []
-    for model in models:
-        for latent in latents:
-            m = read_json(metrics_dir / f"{run_name(model, latent)}.json")
-            codebook = m.get("codebook", {})
-            rows.append({
-                "model": model, "latent": latent, "epochs": m["epochs"],
-                "best_test_loss": m["test"]["best_loss"], "test_loss": m["test"]["loss"],
-                "train_loss": m["train"]["loss"], "test_mse": m["test"]["mse"],
-                "test_psnr": m["test"]["psnr"], "test_ssim": m["test"]["ssim"],
-                "codebook_usage": codebook.get("usage"), "codebook_perplexity": codebook.get("perplexity"),
-                "code_bits": codebook.get("bits"),
-            })
-    return rows
+    for (name, latent), path in paths.items():
+        m = read_json(path)
+        test, codebook = m["test"], m.get("codebook", {})
+        rows.append({"model": name, "latent": latent, "epochs": m["epochs"],
+                     "best_validation_epoch": m["best_validation_epoch"], "recon_nll": test["recon_nll"],
+                     "mse": test["mse"], "psnr": test["psnr"], "ssim": test["ssim"], "kl_bits": test.get("kl_bits"),
+                     "commitment": test.get("commitment"), "code_bits": codebook.get("bits"),
+                     "code_entropy_bits": codebook.get("entropy_bits"), "codebook_usage": codebook.get("usage"),
+                     "codebook_perplexity": codebook.get("perplexity")})
+    return pd.DataFrame(rows)
 
 
-def sweep_metrics(rows: list[Row]) -> dict[str, Any]:
-    """Nested {model: {latent: numbers}}, so `dvc metrics diff` shows e.g. vae.16.test_mse."""
-    keys = ("best_test_loss", "test_mse", "test_psnr", "test_ssim", "codebook_usage")
-    nested: dict[str, Any] = {}
-    for row in rows:
-        numbers = {k: row[k] for k in keys if row[k] is not None}
-        nested.setdefault(row["model"], {})[str(row["latent"])] = numbers
+def sweep_metrics(table: pd.DataFrame) -> dict:
+    """Nested {model: {latent: numbers}}, so `dvc metrics diff` shows e.g. vae.16.mse."""
+    nested: dict = {}
+    for record in table.to_dict(orient="records"):  # native Python numbers, as JSON needs
+        numbers = {key: value for key, value in record.items() if key not in ("model", "latent") and pd.notna(value)}
+        nested.setdefault(record["model"], {})[str(record["latent"])] = numbers
     return nested
 
 
-def loss_curves(log_dir: Path, models: tuple[str, ...], latents: tuple[int, ...]) -> list[Row]:
-    """Long-format rows (model, latent, split, epoch, loss) of every run's per-epoch losses."""
-    rows = []
-    for model in models:
-        for latent in latents:
-            for split in ("train", "test"):
-                series = read_series(log_dir / run_name(model, latent), f"{split}/loss")
-                rows += [{"model": model, "latent": latent, "split": split, "epoch": epoch, "loss": loss}
-                         for epoch, loss in enumerate(series, start=1)]
-    return rows
+def loss_curves(paths: dict[tuple[str, int], Path], logs: Path) -> pd.DataFrame:
+    """Long table (model, latent, split, epoch, loss) of every run's per-epoch train and test loss."""
+    frames = []
+    for (name, latent), path in paths.items():
+        for split in ("train", "test"):
+            series = pd.read_csv(logs / path.stem / "plots" / "metrics" / split / "loss.tsv", sep="\t")  # DVCLive's layout
+            frames.append(pd.DataFrame({"model": name, "latent": latent, "split": split,
+                                        "epoch": series["step"] + 1, "loss": series["loss"]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def loss_figure(curves: pd.DataFrame) -> plt.Figure:
+    """One panel per model: train (dashed) and test (solid) loss per epoch, one colour per latent size."""
+    models = list(curves["model"].unique())
+    figure, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False)
+    for ax, model in zip(axes[0], models, strict=True):
+        for i, (latent, rows) in enumerate(curves[curves["model"] == model].groupby("latent")):
+            for split, style in (("train", "--"), ("test", "-")):
+                line = rows[rows["split"] == split]
+                ax.plot(line["epoch"], line["loss"], style, marker="o", markersize=3, color=plt.cm.viridis(i / 5),
+                        label=f"latent {latent}" if split == "test" else None)
+        ax.set(title=f"{label(model)}: its training objective", xlabel="epoch", ylabel="loss (nats per image)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle("Train (dashed) and test (solid) loss per epoch")
+    return figure
+
+
+def reconstruction_figure(table: pd.DataFrame) -> plt.Figure:
+    """Reconstruction NLL against latent size (the term every model shares), and beside it, not added
+    in, what each model pays on top: VAE's KL, VQ-VAE's commitment term."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    plot_by_model(left, table, "latent", "recon_nll")
+    left.set(title="Reconstruction: Bernoulli NLL of decode(encode(x))", ylabel="nats per test image")
+    for model, (column, name) in SIDE_TERMS.items():
+        rows = table[table["model"] == model].sort_values("latent")
+        if not rows.empty:
+            right.plot(rows["latent"], rows[column], marker="o", color=MODEL_COLOURS[model], label=name)
+    right.set(title="Beside it, not added in")
+    for ax in (left, right):
+        latents = sorted(table["latent"].unique())
+        ax.set(xscale="log", xlabel="latent size (coordinates or slots)")
+        ax.set_xticks(latents, [str(v) for v in latents])
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle("The latent sweep on the test split (final epoch)")
+    return figure
+
+
+def contest_runs(folder: Path, cfg: Config) -> dict[str, dict[int, dict]]:
+    """The metrics of each model of sweep.models at model.latent, per seed of sweep.seeds, found by content."""
+    found = {}
+    for path in sorted(folder.glob("*.json")):
+        m = read_json(path)
+        found[m["model"], m["latent"], m["seed"]] = m
+    contest: dict[str, dict[int, dict]] = {}
+    for name in cfg.sweep.models:
+        for seed in cfg.sweep.seeds:
+            if (name, cfg.model.latent, seed) not in found:
+                raise CheckpointError(f"{folder}: no metrics of {name} at latent {cfg.model.latent} and seed {seed}; "
+                                      "run `dvc repro`")
+            contest.setdefault(name, {})[seed] = found[name, cfg.model.latent, seed]
+    return contest

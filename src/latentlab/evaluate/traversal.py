@@ -60,3 +60,16 @@ def mean_scores(per_image: Iterable[list[dict[str, float]]]) -> list[dict[str, f
     """Average each coordinate's scores over images: per_image yields one list of coordinate scores per image."""
     return [{key: sum(s[key] for s in coordinate) / len(coordinate) for key in coordinate[0]}
             for coordinate in zip(*per_image, strict=True)]
+
+
+def offsets(span: float, steps: int) -> list[float]:
+    """`steps` offsets from -span to +span (an odd count keeps 0, the reconstruction, in the middle)."""
+    return [span * (2 * i / (steps - 1) - 1) for i in range(steps)]
+
+
+def coordinate_scores(model: LatentModel, images: torch.Tensor, steps: torch.Tensor,
+                      moves: list[float]) -> dict[str, torch.Tensor]:
+    """Per coordinate (latent,): mean change and locality of moving it, averaged over `images` (N, C, H, W)."""
+    scores = mean_scores([change_scores(row, middle=len(moves) // 2) for row in traverse(model, z, steps, moves)]
+                         for z in model.encode(images))
+    return {key: torch.tensor([s[key] for s in scores], dtype=torch.float64) for key in ("mean_change", "locality")}

@@ -24,6 +24,7 @@ class LatentModel(Trainable):
     """An image model with a latent code Z: x -> encode -> Z -> decode -> logits of x."""
 
     latent: int  # coordinates of Z (for VQ models: slots)
+    snaps = False  # VQ models snap Z to codes before decoding, and have `codes_of(z)`
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """The continuous code of x (AE: z, VAE: posterior mean, VQ: before quantization)."""
@@ -47,11 +48,18 @@ class LatentModel(Trainable):
         return torch.sigmoid(self.decode(self.encode(x)))
 
     def measures(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """The test split's pixel MSE, each epoch."""
+        """Per epoch on the held-out splits: pixel MSE and the reconstruction NLL of decode(encode(x)),
+        the one distortion every model shares (the VAE's `recon` term decodes a sampled z instead)."""
         x = batch[0]
-        return {"mse": (self.reconstruct(x) - x).pow(2).mean()}
+        logits = self.decode(self.encode(x))
+        return {"mse": (torch.sigmoid(logits) - x).pow(2).mean(), "recon_nll": bernoulli_nll(logits, x)}
 
 
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """-log p(x | logits) under independent Bernoulli pixels, summed per image, mean over the batch."""
     return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / x.shape[0]
+
+
+def bernoulli_nll_per_image(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """-log p(x | logits) of each image, (B,), in nats."""
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)

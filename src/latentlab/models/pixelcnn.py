@@ -11,13 +11,15 @@ label, and for the bottom prior the top codes) is added to both gates of every l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from latentlab.config import PixelCNNModelConfig
 from latentlab.models.base import Batch, Trainable
-from latentlab.schema import ConfigError
+from latentlab.schema import NonNegativeInt, PositiveInt
 
 
 def gate(pre: torch.Tensor) -> torch.Tensor:
@@ -67,28 +69,34 @@ class GatedLayer(nn.Module):
         return self.horizontal_out(out) + residual, self.skip(out)
 
 
+@dataclass(frozen=True)
+class ConditionCodes:
+    """The coarser code map a prior is conditioned on, besides the label (the bottom prior: the top codes)."""
+
+    grid: tuple[PositiveInt, PositiveInt]
+    codebook_size: PositiveInt
+    blocks: NonNegativeInt  # residual blocks over the condition codes
+
+
 class PixelCNN(Trainable):
     """A prior over (B, H, W) code maps given labels and, optionally, a coarser code map."""
 
-    def __init__(self, grid: tuple[int, int], codebook_size: int, num_classes: int,
-                 condition_grid: tuple[int, int] | None, condition_codebook_size: int | None,
-                 model: PixelCNNModelConfig):
+    def __init__(self, grid: tuple[int, int], codebook_size: int, num_classes: int, model: PixelCNNModelConfig,
+                 condition: ConditionCodes | None):
         super().__init__()
-        if (condition_grid is None) != (condition_codebook_size is None):
-            raise ConfigError("PixelCNN: condition_grid and condition_codebook_size go together")
         c = model.channels
         self.grid, self.codebook_size = grid, codebook_size
         self.embed = nn.Embedding(codebook_size, c)
         self.embed_label = nn.Embedding(num_classes, c)
         self.embed_condition = None
-        if condition_grid is not None:
+        if condition is not None:
             # A small residual network over the condition codes, computed once per image (also when
             # sampling): the bottom codes depend on the top codes through the VQ-VAE-2's top decoder,
             # so each position needs the condition codes around it, transformed, not just the one above.
-            blocks = [_ConditionBlock(c) for _ in range(model.condition_blocks)]
+            blocks = [_ConditionBlock(c) for _ in range(condition.blocks)]
             self.embed_condition = nn.Sequential(
-                nn.Embedding(condition_codebook_size, c), _ChannelsFirst(), nn.Conv2d(c, c, 3, padding=1), *blocks,
-                nn.ReLU(), nn.Upsample(scale_factor=grid[0] // condition_grid[0], mode="nearest"),
+                nn.Embedding(condition.codebook_size, c), _ChannelsFirst(), nn.Conv2d(c, c, 3, padding=1), *blocks,
+                nn.ReLU(), nn.Upsample(scale_factor=grid[0] // condition.grid[0], mode="nearest"),
                 nn.Conv2d(c, c, 3, padding=1),
             )
         self.layers = nn.ModuleList(GatedLayer(c, model.kernel_size, first=i == 0) for i in range(model.layers))

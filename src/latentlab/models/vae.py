@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from latentlab.config import TrunkConfig, VAEConfig
@@ -34,6 +36,11 @@ class VAE(LatentModel):
         mean, log_var = self.posterior(x)
         z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()  # reparameterization trick
         return {"recon": bernoulli_nll(self.decode(z), x), "kl": self.beta * gaussian_kl(mean, log_var).mean()}
+
+    def measures(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Besides MSE and reconstruction NLL: the rate, KL(q(z|x) || N(0, I)) in bits per image (unweighted)."""
+        mean, log_var = self.posterior(batch[0])
+        return {**super().measures(batch), "kl_bits": gaussian_kl(mean, log_var).mean() / math.log(2)}
 
 
 def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:

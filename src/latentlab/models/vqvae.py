@@ -11,6 +11,8 @@ from latentlab.quantize import build_quantizer
 
 
 class VQVAE(LatentModel):
+    snaps = True
+
     def __init__(self, image_shape: tuple[int, int, int], latent: int, trunk: TrunkConfig,
                  bottleneck: QuantizerConfig):
         super().__init__()
@@ -35,10 +37,13 @@ class VQVAE(LatentModel):
         return self.decoder(z.flatten(1))
 
     @torch.no_grad()
-    def encode_codes(self, x: torch.Tensor) -> torch.Tensor:
-        """Code indices, (B, latent)."""
-        z = self.encode(x)
+    def codes_of(self, z: torch.Tensor) -> torch.Tensor:
+        """Code indices (B, latent) that the slots z (B, latent, D) snap to."""
         return self.quantizer.nearest(z.flatten(0, 1)).view(z.shape[:2])  # (B*latent, D) -> (B, latent)
+
+    def encode_codes(self, x: torch.Tensor) -> torch.Tensor:
+        """Code indices of images, (B, latent)."""
+        return self.codes_of(self.encode(x))
 
     def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
         return self.decode_unsnapped(self.quantizer.lookup(codes))

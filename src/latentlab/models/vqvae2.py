@@ -60,6 +60,8 @@ class VQVAE2(LatentModel):
     """Z, for the evaluations, is both levels before quantization, flattened into one vector:
     the top map, then the bottom encoder's own part (z_b's projection, before d_t is added)."""
 
+    snaps = True
+
     def __init__(self, image_shape: tuple[int, int, int], model: VQVAE2ModelConfig):
         super().__init__()
         channels, height, width = image_shape
@@ -132,6 +134,14 @@ class VQVAE2(LatentModel):
             top = _snap_map(self.quantize_top, top)
         bottom = z[:, split:].view(-1, *self.bottom_shape) + self.decoder_top(top)
         return top, _snap_map(self.quantize_bottom, bottom) if snap else bottom
+
+    @torch.no_grad()
+    def codes_of(self, z: torch.Tensor) -> torch.Tensor:
+        """Code indices (B, slots) that Z snaps to: the top map's, then the bottom map's, flattened."""
+        split = math.prod(self.top_shape)
+        top = _nearest_map(self.quantize_top, z[:, :split].view(-1, *self.top_shape))
+        bottom_z = z[:, split:].view(-1, *self.bottom_shape) + self.decoder_top(_lookup_map(self.quantize_top, top))
+        return torch.cat([top.flatten(1), _nearest_map(self.quantize_bottom, bottom_z).flatten(1)], dim=1)
 
     def bottleneck(self, z: torch.Tensor) -> torch.Tensor:
         return torch.cat([level.flatten(1) for level in self._levels(z, snap=True)], dim=1)

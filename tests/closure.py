@@ -53,7 +53,8 @@ def closure(script: Path) -> list[str]:
             seen.add(name)
             todo |= imported_modules(module_file(name))
     files = {module_file(name).relative_to(ROOT).as_posix() for name in seen}
-    return [script.resolve().relative_to(ROOT).as_posix(), *sorted(files)]
+    script = script.resolve()
+    return [script.relative_to(ROOT).as_posix() if script.is_relative_to(ROOT) else str(script), *sorted(files)]
 
 
 def collapsed(paths: list[str]) -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from latentlab.config import QuantizerConfig, TrainConfig, TrunkConfig
-from latentlab.data import MIRROR_ENV, read_idx
+from latentlab.datasets import MIRROR_ENV, read_idx
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = ROOT.parent / "shared" / "datasets"

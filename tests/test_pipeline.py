@@ -1,67 +1,47 @@
-"""End to end with the real `dvc` CLI: the whole pipeline on tiny params in a fresh git repo."""
+"""End to end with the real `dvc` CLI: the whole study on tiny params in a fresh git repo.
+
+One module-scoped run; every test starts from that committed run (restored before it), so the
+tests do not depend on each other's order.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
+import copy
 import json
 import math
 import os
-import re
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
-from conftest import ROOT
+from project import BIN, ROOT, TINY, Project, ran_stages, set_key
 
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore", ".dvc/config",
-                 ".dvc/.gitignore", "stages", "src", "plots/templates", "benchmarks"]
-TINY = {
-    ("data", "train_size"): 300, ("data", "test_size"): 100,
-    ("classifier", "train", "epochs"): 1, ("train", "epochs"): 1,
-    ("sweep", "latents"): [2, 4], ("model", "latent"): 4,
-    ("vqvae2", "train", "epochs"): 1, ("prior_top", "train", "epochs"): 1, ("prior_bottom", "train", "epochs"): 1,
-    ("sample", "per_label"): 3, ("sample", "unconditional"): 20, ("sample", "reference_per_label"): 2,
-    ("noise", "images"): 20, ("noise", "spread_images"): 100,
-    ("traversal", "spread_images"): 100, ("traversal", "score_images"): 3,
-    ("interpolation", "pairs"): 2, ("probe", "train_images"): 200, ("probe", "max_iter"): 20,
-    ("generation", "samples"): 20, ("generation", "mixture_components"): 2,
-}
-COMPARISONS = {"reconstruct", "eval_noise", "eval_traversal", "eval_interpolation", "eval_generation", "report"}
+TRAINED = {f"{kind}@{model}-{n}" for model in ("ae", "vae", "vqvae")
+           for kind, values in (("train", (2, 4)), ("replicate", (0, 1))) for n in values}
+COMPARISONS = {"reconstruct", "eval_noise", "eval_traversal", "eval_interpolation", "eval_probe", "eval_generation",
+               "rate_distortion", "report"}
+EVERY_STAGE = TRAINED | COMPARISONS | {"validate", "data", "classifier", "sweep_summary", "vqvae2", "extract_codes",
+                                       "prior_top", "prior_bottom", "sample"}
 
 
-class Project:
-    """A copy of the project in a temporary git repo, driven through the dvc CLI."""
-
-    def __init__(self, path: Path, mirror: Path):
-        self.path = path
-        bin_dir = str(Path(sys.executable).parent)
-        self.env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ["PATH"],
-                    "PYTHONPATH": str(path / "src"), "LATENTLAB_DATA_MIRROR": str(mirror),
-                    "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-                    "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        done = subprocess.run(args, cwd=self.path, env=self.env, capture_output=True, text=True)
-        if check and done.returncode != 0:
-            pytest.fail(f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
-        return done
-
-    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run(str(Path(sys.executable).parent / "dvc"), *args, check=check)
-
-    def outputs(self) -> list[Path]:
-        """Every output that dvc.lock records."""
-        lock = yaml.safe_load((self.path / "dvc.lock").read_text())
-        return [self.path / out["path"] for stage in lock["stages"].values() for out in stage.get("outs", [])]
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, mirror) -> Project:
+    """The tiny study, run once; each stage records the params it reads (tests/support/sitecustomize.py)."""
+    p = Project(tmp_path_factory.mktemp("project"), mirror, TINY)
+    p.reads = tmp_path_factory.mktemp("reads")
+    recording = {"LATENTLAB_RECORD_PARAMS": str(p.reads),
+                 "PYTHONPATH": os.pathsep.join([p.env["PYTHONPATH"], str(ROOT / "tests" / "support")])}
+    p.first_output = p.run(str(BIN / "dvc"), "repro", env=recording).stdout
+    p.head = p.commit("the tiny run")
+    return p
 
 
-def ran_stages(output: str) -> set[str]:
-    return set(re.findall(r"Running stage '([^']+)'", output))
+@pytest.fixture
+def project(run) -> Project:
+    """The tiny run, as committed."""
+    run.restore(run.head)
+    return run
 
 
 def numbers(node) -> list[float]:
@@ -70,91 +50,156 @@ def numbers(node) -> list[float]:
     return [float(node)] if isinstance(node, (int, float)) and not isinstance(node, bool) else []
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory, mirror) -> Project:
-    path = tmp_path_factory.mktemp("project")
-    for name in PROJECT_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, path / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            (path / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(source, path / name)
-    params = yaml.safe_load((path / "params.yaml").read_text())
-    for keys, value in TINY.items():
-        node = params
-        for key in keys[:-1]:
-            node = node[key]
-        node[keys[-1]] = value
-    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    p = Project(path, mirror)
-    p.run("git", "init", "-q")
-    p.run("git", "add", "-A")
-    p.run("git", "commit", "-qm", "tiny project")
-    first = p.dvc("repro")
-    p.first_output = first.stdout
-    p.run("git", "add", "-A")
-    p.run("git", "commit", "-qm", "tiny run")
-    return p
-
-
-def test_repro_runs_every_stage_and_writes_every_output(project):
-    expected = COMPARISONS | {"data", "classifier", "sweep_summary", "vqvae2", "extract_codes", "prior_top",
-                              "prior_bottom", "sample", "eval_probe"} | {
-        f"train@{m}-{latent}" for m in ("ae", "vae", "vqvae") for latent in (2, 4)}
-    assert ran_stages(project.first_output) == expected
-    for path in project.outputs():
+def test_repro_runs_every_stage_and_writes_every_output(run):
+    assert ran_stages(run.first_output) == EVERY_STAGE
+    for path in run.outputs():
         assert path.exists(), path
-    for path in (project.path / "metrics").rglob("*.json"):
+    for path in (run.path / "metrics").rglob("*.json"):
         values = numbers(json.loads(path.read_text()))
         assert values and all(math.isfinite(v) for v in values), path
-    reconstruct = json.loads((project.path / "metrics" / "reconstruct.json").read_text())
-    assert reconstruct["latent"] == 4 and set(reconstruct) == {"latent", "ae", "vae", "vqvae"}
-    report = (project.path / "metrics" / "report.md").read_text()
-    assert "### Who wins" in report and "vqvae2_prior" in report
+    reconstruct = json.loads((run.path / "metrics" / "reconstruct.json").read_text())
+    assert reconstruct["latent"] == 4 and set(reconstruct["ae"]["mse"]["per_seed"]) == {"0", "1"}
+    report = (run.path / "metrics" / "report.md").read_text()
+    assert "### Who wins at latent size 4" in report and "### Rate against distortion" in report
 
 
-def test_second_repro_does_nothing(project):
-    again = project.dvc("repro")
-    assert ran_stages(again.stdout) == set()
+def leaves(node, prefix: str) -> set[str]:
+    """The dotted keys of every leaf under a params value: lists are leaves, an empty group has none."""
+    if isinstance(node, dict):
+        return set().union(set(), *(leaves(value, f"{prefix}.{key}" if prefix else key) for key, value in node.items()))
+    return {prefix}
 
 
-def test_exp_run_other_latent_reruns_only_the_comparisons(project):
-    done = project.dvc("exp", "run", "-S", "model.latent=2")
-    assert ran_stages(done.stdout) == COMPARISONS  # nothing is trained again
+def test_every_stage_lists_exactly_the_params_it_reads(run):
+    """dvc.lock's params of each stage (dvc.yaml's lists, resolved) are the keys its process read."""
+    reads = {}
+    for record in map(json.loads, (path.read_text() for path in run.reads.glob("*.json"))):
+        reads[" ".join(record["argv"])] = set(record["reads"])
+    lock = yaml.safe_load((run.path / "dvc.lock").read_text())["stages"]
+    for name, stage in lock.items():
+        if name == "validate":  # depends on the whole params.yaml, which it checks
+            continue
+        listed = leaves(stage.get("params", {}).get("params.yaml", {}), "")
+        read = reads[" ".join(stage["cmd"].split()).removeprefix("python ")]
+        assert listed == read, f"{name}: lists {sorted(listed - read)} unread, misses {sorted(read - listed)}"
+
+
+def test_imports_with_bytecode_and_editor_files_change_nothing(project):
+    """Python writes __pycache__ on import (users' default); editors and OSes drop files: no stage reruns."""
+    modules = sorted(p.relative_to(project.path / "src").with_suffix("").as_posix().replace("/", ".")
+                     for p in (project.path / "src" / "latentlab").rglob("*.py"))
+    project.python("-c", "; ".join(f"import {m.removesuffix('.__init__')}" for m in modules))
+    assert list((project.path / "src" / "latentlab" / "models").glob("__pycache__/*.pyc"))
+    (project.path / "src" / "latentlab" / "models" / ".pixelcnn.py.swp").write_text("editor")
+    (project.path / "src" / "latentlab" / "models" / ".DS_Store").write_text("finder")
+    assert "up to date" in project.dvc("status").stdout
+    assert ran_stages(project.dvc("repro").stdout) == set()
+
+
+def touch(project: Project, module: str) -> None:
+    """Edit a module the way a user would: a new comment at the end."""
+    path = project.path / "src" / "latentlab" / module
+    path.write_text(path.read_text() + "\n# edited\n")
+
+
+def test_editing_the_report_reruns_only_the_report(project):
+    touch(project, "report.py")
+    assert ran_stages(project.dvc("repro").stdout) == {"report"}
+
+
+def test_editing_the_probe_reruns_only_the_probe_and_what_reads_its_numbers(project):
+    touch(project, "evaluate/probe.py")
+    ran = ran_stages(project.dvc("repro").stdout)
+    assert "eval_probe" in ran and ran <= {"eval_probe", "report"}
+
+
+def test_a_picture_setting_retrains_nothing(project):
+    ran = ran_stages(project.dvc("exp", "run", "-S", "train.grid_images=4").stdout)
+    assert ran == {"validate", "sweep_summary"}
+
+
+def test_another_latent_trains_only_the_seeds_at_that_size_and_reruns_the_comparisons(project):
+    ran = ran_stages(project.dvc("exp", "run", "-S", "model.latent=2").stdout)
+    assert ran == {"validate"} | {s for s in TRAINED if s.startswith("replicate@")} | COMPARISONS
     assert json.loads((project.path / "metrics" / "reconstruct.json").read_text())["latent"] == 2
-    shown = list(csv.DictReader(io.StringIO(project.dvc("exp", "show", "--csv").stdout)))
-    assert {row["model.latent"] for row in shown} >= {"2", "4"}  # the experiment and its baseline
-    diff = project.dvc("metrics", "diff")
-    assert "metrics/reconstruct.json" in diff.stdout
-    plots = project.dvc("plots", "show", "-o", str(project.path / "rendered"))
-    assert plots.returncode == 0 and (project.path / "rendered" / "index.html").is_file()
 
 
-def test_latent_outside_the_sweep_fails_clearly_and_keeps_outputs(project):
-    before = {path: path.read_bytes() for path in project.outputs() if path.is_file()}
-    failed = project.dvc("exp", "run", "-S", "model.latent=3", check=False)
-    assert failed.returncode != 0
-    assert "model.latent: 3 is not one of sweep.latents [2, 4]" in failed.stdout + failed.stderr
-    assert len(ran_stages(failed.stdout)) == 1 and ran_stages(failed.stdout) <= COMPARISONS  # stopped at once
-    for path, content in before.items():
-        assert path.is_file() and path.read_bytes() == content, path
-    project.run("git", "checkout", "--", "params.yaml")  # dvc leaves the failed -S value in params.yaml
+def test_a_folder_of_pictures_holds_only_this_runs_pictures(project):
+    """Shrinking sweep.models leaves no picture of the model left out."""
+    project.dvc("exp", "run", "-S", "sweep.models=[ae,vae]")
+    for folder, expected in {"noise": {"ae", "vae", "vqvae2"}, "traversal": {"ae", "vae"},
+                             "generation": {"ae_normal", "ae_mixture", "vae_normal", "vqvae2_prior",
+                                            "vqvae2_prior_reference", "vqvae2_conditional"}}.items():
+        assert {p.stem for p in (project.path / "plots" / folder).iterdir()} == expected, folder
+    assert not (project.path / "plots" / "sweep" / "reconstructions_vqvae.png").exists()
 
 
-@pytest.mark.parametrize("script, ratio", [("foundation.py", r"= [\d.]+ of the 12-minute budget"),
-                                           ("sampling.py", r"= [\d.]+ of the 60 s target")])
-def test_benchmarks_run_on_the_trained_models(project, script, ratio):
-    """The benchmark scripts are not tests of speed, but they must run and print their ratio."""
-    done = project.run(sys.executable, str(Path("benchmarks") / script))
-    assert re.search(ratio, done.stdout), done.stdout
+def test_the_same_stage_twice_writes_the_same_bytes(project):
+    """Same params and seed on the CPU: identical metrics, checkpoint and figures (timings live in the logs)."""
+    before = project.digests(("metrics/train", "models/sweep"))
+    assert ran_stages(project.dvc("repro", "--force", "--single-item", "train@vae-2").stdout) == {"train@vae-2"}
+    assert project.digests(("metrics/train", "models/sweep")) == before
 
 
-def test_fashion_mnist_runs_the_same_stages(project):
-    """`data.name: fashion_mnist` needs no other change: every stage reruns on the new data."""
-    done = project.dvc("exp", "run", "-S", "data.name=fashion_mnist", "-S", "model.latent=4")
-    assert "data" in ran_stages(done.stdout) and "report" in ran_stages(done.stdout)
-    assert ran_stages(done.stdout) >= {"classifier", "vqvae2", "prior_bottom", "sample", "eval_generation"}
-    for path in (project.path / "metrics").rglob("*.json"):
-        values = numbers(json.loads(path.read_text()))
-        assert values and all(math.isfinite(v) for v in values), path
+DELETE = object()  # a case that removes the key
+BAD_PARAMS = [  # (key, bad value, what the one-line message must say)
+    ("train.lr", "3e-4", "train.lr: expected float, got str '3e-4' (YAML reads '3e-4' as text"),
+    ("train.epochs", -1, "train.epochs: must be at least 1, got -1"),
+    ("classifier.train.epochs", 0, "classifier.train.epochs: must be at least 1"),
+    ("trunk.hidden", 2.5, "trunk.hidden: expected int, got float 2.5"),
+    ("train.epochs", DELETE, "train: missing key 'train.epochs'"),
+    ("models.vqvae.codebok_size", 512, "models.vqvae: unknown key 'codebok_size'; did you mean 'codebook_size'?"),
+    ("prior_top.model.condition_blocks", 2, "prior_top.model: unknown key 'condition_blocks'"),
+    ("model.latent", 3, "model.latent: 3 is not one of sweep.latents [2, 4]"),
+    ("sweep.latents", [], "sweep.latents: expected a non-empty list"),
+    ("sweep.seeds", [0, 0], "sweep.seeds: [0] listed more than once"),
+    ("sweep.models", ["ae", "gan"], "sweep.models[1]: expected one of 'ae', 'vae', 'vqvae', got 'gan'"),
+    ("data.name", "emnist", "data.name: expected one of 'mnist', 'fashion_mnist', 'cifar10', got 'emnist'"),
+    ("train.lr", float("inf"), "train.lr: expected a finite number, got inf"),
+    ("models.vae.beta", float("nan"), "models.vae.beta: expected a finite number, got nan"),
+    ("models.vqvae.decay", 1.0, "models.vqvae.decay: must be less than 1, got 1.0"),
+    ("prior_bottom.model.layers", 3, "prior_bottom.model.layers: 3 layers of 3x3 cannot see the whole 8x8 grid"),
+    ("vqvae2.model.image_size", 24, "vqvae2.model.image_size: 24 must be a multiple of 8 and at least the 28x28"),
+    ("probe.train_images", 1000, "probe.train_images: 1000 is more than the 300 images of the training split"),
+    ("data.test_size", 20000, "data.test_size: 20000 is more than the 10000 images of mnist's test images"),
+    ("data.validation_size", 60000, "data.validation_size: 60000 leaves no training image"),
+    ("traversal.steps", 8, "traversal.steps: must be odd, got 8"),
+    ("interpolation.classes", [2, 2], "interpolation.classes: [2, 2] must be two different labels"),
+    ("traversal.digit", 12, "traversal.digit: [12] is not a label of mnist"),
+    ("sample.temperature", 0, "sample.temperature: must be greater than 0, got 0"),
+    ("generation.samples", 50, "generation.samples: 50 is more than sample.unconditional 20"),
+    ("base.device", "tpu", "base.device: expected one of 'auto', 'cpu', 'cuda', got 'tpu'"),
+]
+
+
+def test_a_bad_param_is_rejected_before_any_output_is_touched(project):
+    """Each bad value: `dvc repro` fails at once with one line naming the key, and every result stays as it was."""
+    cases = BAD_PARAMS + ([] if torch.cuda.is_available() else [
+        ("base.device", "cuda", "base.device: 'cuda' asked for, but no CUDA device is visible; set it to auto or cpu")])
+    good, before = project.params(), project.digests()
+    for key, value, message in cases:
+        project.write_params(without(good, key) if value is DELETE else with_value(good, key, value))
+        done = project.dvc("repro", check=False)
+        output = done.stdout + done.stderr
+        errors = [line for line in output.splitlines() if line.startswith("error: ")]
+        assert done.returncode != 0 and len(errors) == 1 and message in errors[0], (key, output)
+        assert "Traceback" not in output and ran_stages(done.stdout) == {"validate"}, (key, output)
+        assert project.digests() == before, key
+    project.write_params(good)
+    assert "up to date" in project.dvc("status").stdout
+
+
+def with_value(params: dict, key: str, value) -> dict:
+    changed = copy.deepcopy(params)
+    set_key(changed, key, value)
+    return changed
+
+
+def without(params: dict, key: str) -> dict:
+    changed = copy.deepcopy(params)
+    *parents, leaf = key.split(".")
+    node = changed
+    for part in parents:
+        node = node[part]
+    del node[leaf]
+    return changed

@@ -1,0 +1,112 @@
+"""A copy of the project in a temporary git repo on tiny params, driven through the real dvc CLI."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BIN = Path(sys.executable).parent
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "pyproject.toml", ".gitignore", ".dvcignore", ".dvc/config",
+                 ".dvc/.gitignore", "stages", "src", "plots/templates", "benchmarks"]
+TINY = {  # the whole study in about two minutes on 2 cores
+    "data.train_size": 300, "data.validation_size": 100, "data.test_size": 100,
+    "classifier.train.epochs": 1, "train.epochs": 1, "train.grid_images": 8,
+    "sweep.latents": [2, 4], "sweep.seeds": [0, 1], "model.latent": 4,
+    "vqvae2.train.epochs": 1, "prior_top.train.epochs": 1, "prior_bottom.train.epochs": 1,
+    "sample.per_label": 3, "sample.unconditional": 20, "sample.reference_per_label": 2,
+    "reconstruct.grid_images": 8, "noise.images": 20, "noise.spread_images": 100, "noise.grid_images": 4,
+    "traversal.spread_images": 100, "traversal.score_images": 3, "interpolation.pairs": 2,
+    "probe.train_images": 200, "probe.max_iter": 20,
+    "generation.samples": 20, "generation.mixture_components": 2, "generation.grid_images": 16,
+    "generation.grid_columns": 8,
+}
+RESULTS = ("metrics", "plots", "logs", "models")  # what a rejected param must leave byte for byte
+
+
+def set_key(params: dict, key: str, value: Any) -> None:
+    """params[a][b][c] = value for key "a.b.c"."""
+    *parents, leaf = key.split(".")
+    for part in parents:
+        params = params[part]
+    params[leaf] = value
+
+
+def ran_stages(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+class Project:
+    """The project's files in `path`, a git repo; commands run with bytecode writing on (users' default)."""
+
+    def __init__(self, path: Path, mirror: Path, params: dict[str, Any]):
+        self.path = path
+        for name in PROJECT_FILES:
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, path / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+            else:
+                (path / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(source, path / name)
+        self.edit_params(params)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        self.env = {**env, "PATH": str(BIN) + os.pathsep + env["PATH"], "PYTHONPATH": str(path / "src"),
+                    "LATENTLAB_DATA_MIRROR": str(mirror), "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t",
+                    "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+        self.run("git", "init", "-q")
+        self.commit("the project on tiny params")
+
+    def run(self, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
+        done = subprocess.run(args, cwd=self.path, env={**self.env, **(env or {})}, capture_output=True, text=True)
+        if check and done.returncode != 0:
+            pytest.fail(f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
+        return done
+
+    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(str(BIN / "dvc"), *args, check=check)
+
+    def python(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return self.run(sys.executable, *args, check=check)
+
+    def commit(self, message: str) -> str:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-qm", message)
+        return self.run("git", "rev-parse", "HEAD").stdout.strip()
+
+    def restore(self, commit: str, *stages: str) -> None:
+        """Back to `commit`: tracked files from git, DVC-cached outputs (of `stages`, default all) from the cache."""
+        self.run("git", "reset", "-q", "--hard", commit)
+        self.run("git", "clean", "-qfd")
+        self.dvc("checkout", "-q", "--force", *stages)
+
+    def params(self) -> dict:
+        return yaml.safe_load((self.path / "params.yaml").read_text())
+
+    def write_params(self, params: dict) -> None:
+        (self.path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+    def edit_params(self, changes: dict[str, Any]) -> None:
+        params = self.params()
+        for key, value in changes.items():
+            set_key(params, key, value)
+        self.write_params(params)
+
+    def digests(self, folders: tuple[str, ...] = RESULTS) -> dict[str, str]:
+        """sha256 of every file under `folders`."""
+        return {str(p.relative_to(self.path)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for folder in folders for p in sorted((self.path / folder).rglob("*")) if p.is_file()}
+
+    def outputs(self) -> list[Path]:
+        """Every output that dvc.lock records."""
+        lock = yaml.safe_load((self.path / "dvc.lock").read_text())
+        return [self.path / out["path"] for stage in lock["stages"].values() for out in stage.get("outs", [])]

@@ -1,18 +1,34 @@
-"""Shared fixtures: tiny configs, real MNIST images from the raw-file mirror, the project root."""
+"""Shared fixtures: tiny configs and models, real MNIST images from the raw-file mirror, the devices."""
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
 
 import pytest
 import torch
 
-from latentlab.config import QuantizerConfig, TrainConfig, TrunkConfig
+from latentlab.config import (
+    AEConfig,
+    ClassifierModelConfig,
+    PixelCNNModelConfig,
+    QuantizerConfig,
+    TrainConfig,
+    TrunkConfig,
+    VAEConfig,
+    VQVAE2ModelConfig,
+)
 from latentlab.datasets import MIRROR_ENV, read_idx
+from latentlab.models import build_model
+from latentlab.models.pixelcnn import ConditionCodes, PixelCNN
+from latentlab.schema import to_plain
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MIRROR = ROOT.parent / "shared" / "datasets"
+SHAPE = (1, 28, 28)
+
+# --- tiny configs ----------------------------------------------------------------------------
 
 
 def tiny_trunk() -> TrunkConfig:
@@ -27,6 +43,96 @@ def tiny_quantizer(**changes) -> QuantizerConfig:
 def tiny_train(**changes) -> TrainConfig:
     values = dict(epochs=2, batch_size=32, lr=3.0e-3, weight_decay=0.0)
     return TrainConfig(**{**values, **changes})
+
+
+def tiny_pixelcnn(layers: int = 2, **changes) -> PixelCNNModelConfig:
+    return PixelCNNModelConfig(**{**dict(channels=8, layers=layers, kernel_size=3), **changes})
+
+
+def tiny_vqvae2_model(image_size: int = 32, **quantizer) -> VQVAE2ModelConfig:
+    return VQVAE2ModelConfig(image_size=image_size, channels=16, res_channels=8, res_blocks=1,
+                             top=tiny_quantizer(**quantizer), bottom=tiny_quantizer(**quantizer))
+
+
+BOTTLENECKS = {"ae": AEConfig(), "vae": VAEConfig(beta=1.0)}  # VQ-VAE: tiny_quantizer()
+
+
+def sweep_config(name: str, latent: int = 4, **quantizer) -> dict:
+    """The plain config of an AE, VAE or VQ-VAE on 28x28 images, as a checkpoint stores it."""
+    bottleneck = tiny_quantizer(**quantizer) if name == "vqvae" else BOTTLENECKS[name]
+    return {"image_shape": list(SHAPE), "latent": latent, "trunk": to_plain(tiny_trunk()),
+            "bottleneck": to_plain(bottleneck)}
+
+
+def vqvae2_config(image_size: int = 32, **quantizer) -> dict:
+    return {"image_shape": list(SHAPE), "model": to_plain(tiny_vqvae2_model(image_size, **quantizer))}
+
+
+def classifier_config(dropout: float = 0.0) -> dict:
+    model = ClassifierModelConfig(channels=(8, 16), hidden=32, dropout=dropout)
+    return {"image_shape": list(SHAPE), "num_classes": 10, "model": to_plain(model)}
+
+
+def model_config(name: str, latent: int = 4) -> dict:
+    if name == "vqvae2":
+        return vqvae2_config()
+    if name == "classifier":
+        return classifier_config()
+    return sweep_config(name, latent)
+
+
+# --- tiny models -----------------------------------------------------------------------------
+
+
+def latent_model(name: str, latent: int = 4):
+    """A tiny AE, VAE, VQ-VAE or VQ-VAE-2 in eval mode; VQ codebooks started on encoder outputs, as in training."""
+    model = build_model(name, model_config(name, latent))
+    model.train().losses((torch.rand(16, *SHAPE),))
+    return model.eval()
+
+
+def classifier():
+    return build_model("classifier", classifier_config()).eval()
+
+
+def priors(layers: int = 2, codebook_size: int = 16) -> tuple[PixelCNN, PixelCNN]:
+    """A top prior over 4x4 codes and a bottom prior over 8x8 codes given them (the tiny VQ-VAE-2's grids)."""
+    top = PixelCNN((4, 4), codebook_size, 10, tiny_pixelcnn(layers), None)
+    bottom = PixelCNN((8, 8), codebook_size, 10, tiny_pixelcnn(layers), ConditionCodes((4, 4), codebook_size, 1))
+    return top.eval(), bottom.eval()
+
+
+def uint8_images(n: int, seed: int = 0) -> torch.Tensor:
+    """n random uint8 images (n, 1, 28, 28)."""
+    return torch.randint(256, (n, *SHAPE), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
+
+
+def moved(model, device: torch.device):
+    """A copy of `model` on `device` (the original stays on the CPU, for the reference result)."""
+    return copy.deepcopy(model).to(device)
+
+
+# --- fixtures --------------------------------------------------------------------------------
+
+
+def pytest_configure(config) -> None:
+    """One thread per library (torch, BLAS, OpenMP), in this process only (stages run by the end-to-end
+    tests keep theirs): the machine's cores are shared, tiny problems gain nothing from more threads, and
+    threads that wait for a busy core make each step many times slower."""
+    import scipy.linalg  # noqa: F401 - load the thread pools of scipy and scikit-learn, so they are limited too
+    import sklearn.mixture  # noqa: F401
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def device(request) -> torch.device:
+    """Each device a stage may run on; CUDA only where there is one."""
+    if request.param == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    return torch.device(request.param)
 
 
 @pytest.fixture(scope="session")

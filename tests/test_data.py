@@ -1,4 +1,5 @@
-"""Raw files are verified before use; every format is read into uint8 images and labels."""
+"""Raw files are verified before use; every format is read into uint8 images and labels; the prepared
+splits are saved and served in batches."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import dataclasses
 import gzip
 import io
 import pickle
+import re
 import shutil
 import struct
 import tarfile
@@ -15,7 +17,19 @@ import numpy as np
 import pytest
 import torch
 
-from latentlab.data import CIFAR_ARCHIVE, DataError, RawFile, Split, dataset_spec, fetch, md5sum, prepare, read_idx
+from latentlab.data import Split, TensorSet, as_input, load_info, load_split, save_prepared
+from latentlab.datasets import (
+    CIFAR_ARCHIVE,
+    MIRROR_ENV,
+    RawFile,
+    dataset_spec,
+    fetch,
+    md5sum,
+    mirror_from_env,
+    prepare,
+    read_idx,
+)
+from latentlab.errors import DataError
 
 
 def test_mnist_from_the_mirror(mirror, tmp_path):
@@ -118,3 +132,71 @@ def test_split_batches_cover_every_example_once_as_floats():
         seen += y.tolist()
     assert sorted(seen) == list(range(10))
     assert len(split.head(4)) == 4 and split.head(None) is split
+
+
+def test_split_batches_land_on_the_device(device):
+    split = Split(torch.arange(6 * 4, dtype=torch.uint8).view(6, 1, 2, 2), torch.arange(6))
+    for x, y in split.batches(4, device=device):
+        assert x.device.type == device.type and y.device.type == device.type
+        assert torch.equal(x.cpu(), split.images[y.cpu()].float() / 255)
+
+
+def test_tensor_sets_serve_codes_as_int64_and_keep_floats():
+    codes = torch.tensor([[1, 2], [3, 4], [5, 6]], dtype=torch.int16)
+    data = TensorSet((codes, torch.tensor([0.5, 1.5, 2.5])))
+    (c, f), = data.batches(3)
+    assert c.dtype == torch.int64 and torch.equal(c, codes.long())
+    assert f.dtype == torch.float32 and torch.equal(f, torch.tensor([0.5, 1.5, 2.5]))
+    assert len(data) == 3 and data.num_batches(2) == 2
+
+
+def test_as_input_scales_uint8_images_to_the_unit_interval():
+    pixels = torch.tensor([0, 51, 255], dtype=torch.uint8)
+    assert torch.equal(as_input(pixels), torch.tensor([0.0, 0.2, 1.0]))
+
+
+def test_hold_out_takes_the_last_examples():
+    split = Split(torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1), torch.arange(10))
+    kept, held = split.hold_out(3)
+    assert kept.labels.tolist() == list(range(7)) and held.labels.tolist() == [7, 8, 9]
+    assert torch.equal(held.images.flatten(), torch.tensor([7, 8, 9], dtype=torch.uint8))
+
+
+def test_prepared_splits_round_trip(tmp_path):
+    splits = {name: Split(torch.full((n, 1, 2, 2), n, dtype=torch.uint8), torch.arange(n))
+              for name, n in (("train", 5), ("validation", 2), ("test", 3))}
+    save_prepared(tmp_path, {"name": "mnist", "classes": ["0", "1"]}, splits)
+    for name, split in splits.items():
+        loaded = load_split(tmp_path, name)
+        assert torch.equal(loaded.images, split.images) and torch.equal(loaded.labels, split.labels)
+    info = load_info(tmp_path)
+    assert info == {"name": "mnist", "classes": ["0", "1"], "image_shape": [1, 2, 2],
+                    "sizes": {"train": 5, "validation": 2, "test": 3}}
+
+
+def test_read_idx_names_a_damaged_file(tmp_path):
+    truncated = tmp_path / "t-idx1-ubyte.gz"
+    with gzip.open(truncated, "wb") as f:
+        f.write(b"\x00\x00\x08\x01" + struct.pack(">I", 1000) + bytes(1000))
+    truncated.write_bytes(truncated.read_bytes()[:-12])
+    with pytest.raises(DataError, match=f"{re.escape(str(truncated))}: damaged gzip file"):
+        read_idx(truncated)
+    short = tmp_path / "s-idx1-ubyte"
+    short.write_bytes(b"\x00\x00\x08\x01" + struct.pack(">I", 5) + bytes(3))
+    with pytest.raises(DataError, match=r"header says \(5,\) values, file holds 3"):
+        read_idx(short)
+
+
+def test_an_unknown_data_set_is_named():
+    with pytest.raises(DataError, match="data.name: unknown data set 'emnist'; known: mnist, fashion_mnist, cifar10"):
+        dataset_spec("emnist")
+
+
+def test_the_mirror_comes_from_the_environment(monkeypatch, tmp_path):
+    monkeypatch.delenv(MIRROR_ENV, raising=False)
+    assert mirror_from_env() is None  # unset: download
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path))
+    assert mirror_from_env() == tmp_path.resolve()
+    monkeypatch.setenv(MIRROR_ENV, str(tmp_path / "absent"))
+    with pytest.raises(DataError, match=f"{MIRROR_ENV}={re.escape(str(tmp_path / 'absent'))}: no such folder"):
+        mirror_from_env()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
 from conftest import tiny_quantizer
+from latentlab.evaluate.codebook import codebook_scores, entropy_bits
 from latentlab.quantize import EMAVectorQuantizer, VectorQuantizer, build_quantizer, code_statistics
 
 
@@ -100,3 +103,31 @@ def test_no_code_is_dead_on_its_first_step(cls):
     quantizer(torch.randn(8192, 4))
     assert int(quantizer.restarts) == 0
     assert torch.allclose(quantizer.usage.sum(), torch.tensor(8192.0))
+
+
+def test_codebook_scores_count_bits_per_slot():
+    quantizer = EMAVectorQuantizer(tiny_quantizer(codebook_size=16))
+    quantizer.restarts.fill_(5)
+    codes = torch.tensor([[0, 2], [0, 2], [1, 2], [1, 2]])  # slot 0: two codes equally often; slot 1: one code
+    scores = codebook_scores(codes, quantizer)
+    assert scores["bits"] == 2 * 4  # 2 slots x log2(16)
+    assert scores["entropy_bits"] == pytest.approx(1.0)  # 1 bit for slot 0, none for slot 1
+    assert scores["usage"] == 3 / 16 and scores["restarts"] == 5
+    # All slots together: code 2 half the time, codes 0 and 1 a quarter each, an entropy of 1.5 bits.
+    assert scores["perplexity"] == pytest.approx(2**1.5)
+    assert entropy_bits(torch.arange(8), codebook_size=16) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("ema", [True, False])
+def test_quantizing_agrees_across_devices(ema, device):
+    """The nearest codes, the straight-through output and the EMA update are the same on every device."""
+    quantizer = build_quantizer(tiny_quantizer(ema=ema, dead_code_threshold=0.0))
+    quantizer.train()(torch.randn(64, 2, 4))  # start the codebook on data (a random draw: done once, on the CPU)
+    on_device = copy.deepcopy(quantizer).to(device)
+    z = torch.randn(8, 3, 4)
+    expected, out = quantizer(z), on_device(z.to(device))
+    assert torch.equal(out.codes.cpu(), expected.codes)
+    assert torch.allclose(out.quantized.cpu(), expected.quantized, atol=1e-6)
+    assert all(torch.allclose(out.losses[k].cpu(), v, rtol=1e-5) for k, v in expected.losses.items())
+    for key, value in quantizer.state_dict().items():  # usage, EMA sums and codes moved alike
+        assert torch.allclose(on_device.state_dict()[key].cpu().to(value.dtype), value, atol=1e-5), key

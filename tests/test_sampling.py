@@ -2,32 +2,60 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from conftest import tiny_quantizer
-from latentlab.config import PixelCNNModelConfig, VQVAE2ModelConfig
-from latentlab.evaluate.classifier_score import agreement, class_histogram
+from conftest import SHAPE, classifier, latent_model, moved, priors, uint8_images
+from latentlab.codes import decode
+from latentlab.evaluate.classifier_score import class_histogram, hits, per_label_share, predict, to_uint8
 from latentlab.evaluate.sampling import labels_like, labels_per_class, sample_images
-from latentlab.models.pixelcnn import PixelCNN
-from latentlab.models.vqvae2 import VQVAE2
 
 
-def test_sample_images_are_uint8_images_and_reproducible():
-    torch.manual_seed(0)
-    quantizer = tiny_quantizer()
-    vqvae2 = VQVAE2((1, 28, 28), VQVAE2ModelConfig(32, 16, 8, 1, quantizer, quantizer)).eval()
-    pixel = PixelCNNModelConfig(channels=8, layers=2, kernel_size=3, condition_blocks=1)
-    top = PixelCNN((4, 4), 16, 10, None, None, pixel).eval()
-    bottom = PixelCNN((8, 8), 16, 10, (4, 4), 16, pixel).eval()
+def draw(models, labels: torch.Tensor, generator: torch.Generator, batch_size: int = 2) -> torch.Tensor:
+    vqvae2, top, bottom = models
+    return sample_images(vqvae2, top, bottom, labels, temperature=1.0, batch_size=batch_size, generator=generator)
+
+
+@pytest.fixture
+def models():
+    return (latent_model("vqvae2"), *priors())
+
+
+def test_sample_images_decode_the_codes_the_priors_draw(models):
+    """Top codes, then bottom codes given them, from one generator, decoded: batch after batch."""
+    vqvae2, top, bottom = models
     labels = torch.tensor([0, 1, 2, 3, 4])
+    images = draw(models, labels, torch.Generator().manual_seed(0))
+    assert images.shape == (5, *SHAPE) and images.dtype == torch.uint8
+    generator, expected = torch.Generator().manual_seed(0), []
+    for batch in labels.split(2):
+        top_codes = top.sample(batch, generator=generator)
+        bottom_codes = bottom.sample(batch, condition_codes=top_codes, generator=generator)
+        expected.append(to_uint8(decode(vqvae2, top_codes, bottom_codes)))
+    assert torch.equal(images, torch.cat(expected))
 
-    def draw(seed: int) -> torch.Tensor:
-        return sample_images(vqvae2, top, bottom, labels, temperature=1.0, batch_size=2,
-                             generator=torch.Generator().manual_seed(seed))
 
-    images = draw(0)
-    assert images.shape == (5, 1, 28, 28) and images.dtype == torch.uint8
-    assert torch.equal(images, draw(0)) and not torch.equal(images, draw(1))
+def test_sample_images_depend_on_the_generator_alone(models):
+    torch.manual_seed(5)  # the global RNG must not matter
+    labels = torch.tensor([0, 1, 2, 3, 4])
+    images = draw(models, labels, torch.Generator().manual_seed(0))
+    torch.manual_seed(6)
+    assert torch.equal(images, draw(models, labels, torch.Generator().manual_seed(0)))
+
+
+def test_sample_images_on_a_device_come_back_to_the_cpu(models, device):
+    """With the device's own generator (as the sample stage makes it): the same images as drawing the codes there."""
+    vqvae2, top, bottom = (moved(m, device) for m in models)
+    labels = torch.tensor([3, 1, 4], device=device)
+    images = sample_images(vqvae2, top, bottom, labels, temperature=0.7, batch_size=2,
+                           generator=torch.Generator(device).manual_seed(0))
+    assert images.device.type == "cpu" and images.dtype == torch.uint8 and images.shape == (3, *SHAPE)
+    generator, expected = torch.Generator(device).manual_seed(0), []
+    for batch in labels.split(2):
+        top_codes = top.sample(batch, temperature=0.7, generator=generator)
+        bottom_codes = bottom.sample(batch, condition_codes=top_codes, temperature=0.7, generator=generator)
+        expected.append(to_uint8(decode(vqvae2, top_codes, bottom_codes)).cpu())
+    assert torch.equal(images, torch.cat(expected))
 
 
 def test_requested_labels():
@@ -38,12 +66,28 @@ def test_requested_labels():
     assert abs(shares[0] - 0.9) < 0.02 and shares[2] == 0
 
 
-def test_agreement_and_histogram():
+def test_hits_and_shares_per_requested_label():
     requested = torch.tensor([0, 0, 1, 1])
     predicted = torch.tensor([0, 1, 1, 1])
-    scores = agreement(predicted, requested, num_classes=3)
-    assert scores["accuracy"] == 0.75 and scores["per_label"] == {"0": 0.5, "1": 1.0}
-    histogram = class_histogram(predicted, num_classes=2)
-    assert histogram["histogram"] == [0.25, 0.75]
-    assert abs(histogram["entropy_bits"] - 0.8113) < 1e-3
+    assert hits(predicted, requested).tolist() == [1.0, 0.0, 1.0, 1.0]
+    assert per_label_share(predicted, requested, num_classes=3) == {"0": 0.5, "1": 1.0}  # no request for 2
+
+
+def test_class_histogram_and_its_entropy():
+    histogram = class_histogram(torch.tensor([0, 1, 1, 1]), num_classes=3)
+    assert histogram["histogram"] == {"0": 0.25, "1": 0.75, "2": 0.0}
+    assert histogram["entropy_bits"] == pytest.approx(0.8113, abs=1e-4)
     assert class_histogram(torch.arange(4), num_classes=4)["entropy_bits"] == 2.0
+    assert class_histogram(torch.zeros(5, dtype=torch.long), num_classes=4)["entropy_bits"] == 0.0
+
+
+def test_to_uint8_rounds_and_clamps():
+    assert to_uint8(torch.tensor([-0.5, 0.0, 0.5, 1.0, 2.0])).tolist() == [0, 0, 128, 255, 255]
+
+
+def test_predict_agrees_across_devices(device):
+    judge = classifier()
+    images = uint8_images(7)
+    expected = judge(images.float() / 255).argmax(1)
+    predicted = predict(moved(judge, device), images, device)
+    assert predicted.device.type == "cpu" and torch.equal(predicted, expected)

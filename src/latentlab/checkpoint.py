@@ -33,10 +33,11 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Che
     try:
         model = build_model(stored["name"], stored["config"])
         model.load_state_dict(stored["model"])
+        seed = stored["seed"]  # checkpoints of the previous format have none
     except (KeyError, ConfigError, RuntimeError) as error:
         raise CheckpointError(f"{path}: written by another version of latentlab ({str(error).splitlines()[0][:160]}); "
                               "retrain it with `dvc repro --force` on the stage that writes it") from error
-    return Checkpoint(stored["name"], stored["config"], stored["seed"], model.to(device).eval())
+    return Checkpoint(stored["name"], stored["config"], seed, model.to(device).eval())
 
 
 def load_model(path: str | Path, device: torch.device | str = "cpu") -> Trainable:

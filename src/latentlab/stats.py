@@ -81,7 +81,7 @@ def bootstrap_summary(per_item: Mapping[str, torch.Tensor]) -> dict[str, dict]:
 
 def bootstrap(per_item: torch.Tensor, seed: int = 0) -> Estimate:
     """Mean of per-item values (N,) with a percentile-bootstrap interval over the items."""
-    values = per_item.double().flatten()
+    values = per_item.detach().double().flatten().cpu()
     generator = torch.Generator().manual_seed(seed)
     means = torch.cat([values[torch.randint(len(values), (BOOTSTRAP_CHUNK, len(values)), generator=generator)].mean(1)
                        for _ in range(BOOTSTRAP_RESAMPLES // BOOTSTRAP_CHUNK)])

@@ -135,7 +135,7 @@ def _finite(value: float) -> bool:
 
 def _rng_states(device: torch.device) -> dict[str, Any]:
     states = {"cpu": torch.get_rng_state()}
-    if device.type == "cuda":
+    if torch.device(device).type == "cuda":
         states["cuda"] = torch.cuda.get_rng_state_all()
     return states
 

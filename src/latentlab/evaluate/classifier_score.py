@@ -28,7 +28,7 @@ def hits(predicted: torch.Tensor, requested: torch.Tensor) -> torch.Tensor:
 
 def per_label_share(predicted: torch.Tensor, requested: torch.Tensor, num_classes: int) -> dict[str, float]:
     """Share of samples classified as the requested label, per requested label."""
-    h = hits(predicted, requested)
+    h, requested = hits(predicted, requested).cpu(), requested.cpu()
     return {str(k): float(h[requested == k].mean()) for k in range(num_classes) if (requested == k).any()}
 
 

@@ -25,7 +25,7 @@ def directions(codes: torch.Tensor) -> torch.Tensor:
     if codes.ndim == 2:
         return torch.diag(codes.std(0))  # (latent, latent): coordinate c moves alone, by its spread
     slots, dim = codes.shape[1:]
-    steps = torch.zeros(slots, slots, dim)
+    steps = torch.zeros(slots, slots, dim, device=codes.device)
     for s in range(slots):
         centred = codes[:, s] - codes[:, s].mean(0)
         _, singular, right = torch.linalg.svd(centred, full_matrices=False)
@@ -67,9 +67,11 @@ def offsets(span: float, steps: int) -> list[float]:
     return [span * (2 * i / (steps - 1) - 1) for i in range(steps)]
 
 
+@torch.no_grad()
 def coordinate_scores(model: LatentModel, images: torch.Tensor, steps: torch.Tensor,
                       moves: list[float]) -> dict[str, torch.Tensor]:
     """Per coordinate (latent,): mean change and locality of moving it, averaged over `images` (N, C, H, W)."""
+    model.eval()
     scores = mean_scores([change_scores(row, middle=len(moves) // 2) for row in traverse(model, z, steps, moves)]
                          for z in model.encode(images))
     return {key: torch.tensor([s[key] for s in scores], dtype=torch.float64) for key in ("mean_change", "locality")}

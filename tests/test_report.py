@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
 
 import pytest
 
@@ -204,9 +206,23 @@ def test_the_number_table_keeps_each_interval_and_its_kind(m):
 def test_the_headline_has_at_most_twenty_numbers(m):
     numbers = headline(m)
     assert len(numbers) <= 20
-    assert numbers["mse.ae"] == 0.01 and numbers["fid.vqvae2"] == 5.0 and numbers["classifier_accuracy"] == 0.99
+    assert set(numbers) == {"mse.ae", "mse.vae", "mse.vqvae", "mse.vqvae2", "fid.vqvae2", "share.vqvae2"}
+    assert numbers["mse.ae"] == 0.01 and numbers["fid.vqvae2"] == 5.0
 
 
-def test_readme_shows_the_generated_report():
-    """README.md carries metrics/report.md verbatim: the numbers are generated, never typed."""
-    assert report_block((ROOT / "README.md").read_text()) == (ROOT / "metrics" / "report.md").read_text().strip("\n")
+def test_readme_shows_the_report_of_the_committed_metrics():
+    """README.md carries the report that this code generates from the metrics committed with it (read
+    from git, so a fresh `dvc repro` whose floats differ in the last digits does not matter here)."""
+    def git(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+
+    if git("rev-parse", "HEAD").returncode != 0:
+        pytest.skip("not a git checkout: the committed metrics cannot be read")
+
+    def committed(path: str) -> str:
+        done = git("show", f"HEAD:{path}")
+        assert done.returncode == 0, f"{path} is not committed: {done.stderr.strip()}"
+        return done.stdout
+
+    metrics = Metrics({name: json.loads(committed(f"metrics/{name}.json")) for name in STAGES})
+    assert report_block(committed("README.md")) == markdown(metrics).strip("\n")

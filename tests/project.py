@@ -66,14 +66,16 @@ class Project:
         self.run("git", "init", "-q")
         self.commit("the project on tiny params")
 
-    def run(self, *args: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
-        done = subprocess.run(args, cwd=self.path, env={**self.env, **(env or {})}, capture_output=True, text=True)
+    def run(self, *args: str, check: bool = True, env: dict | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
+        done = subprocess.run(args, cwd=cwd or self.path, env={**self.env, **(env or {})}, capture_output=True, text=True)
         if check and done.returncode != 0:
             pytest.fail(f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
         return done
 
-    def dvc(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return self.run(str(BIN / "dvc"), *args, check=check)
+    def dvc(self, *args: str, check: bool = True, env: dict | None = None,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
+        return self.run(str(BIN / "dvc"), *args, check=check, env=env, cwd=cwd)
 
     def python(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.run(sys.executable, *args, check=check)

@@ -10,11 +10,15 @@ import copy
 import json
 import math
 import os
+import re
+import shlex
+import time
 
 import pytest
 import torch
 import yaml
 
+from browser import check_plots_page, chromium_or_reason
 from project import BIN, ROOT, TINY, Project, ran_stages, set_key
 
 TRAINED = {f"{kind}@{model}-{n}" for model in ("ae", "vae", "vqvae")
@@ -203,3 +207,53 @@ def without(params: dict, key: str) -> dict:
         node = node[part]
     del node[leaf]
     return changed
+
+
+def test_results_travel_through_a_remote_and_a_fresh_clone_reruns_nothing(project, tmp_path):
+    project.dvc("remote", "add", "--default", "shared", str(tmp_path / "remote"))
+    project.commit("results shared through a local-folder remote")
+    project.dvc("push")
+    clone = tmp_path / "clone"
+    project.run("git", "clone", "-q", str(project.path), str(clone))
+    env = {"PYTHONPATH": str(clone / "src")}
+    project.dvc("pull", cwd=clone, env=env)
+    assert "up to date" in project.dvc("status", cwd=clone, env=env).stdout
+    assert ran_stages(project.dvc("repro", cwd=clone, env=env).stdout) == set()
+
+
+def readme_exp_show() -> list[str]:
+    """The `dvc exp show` command README.md gives for params and headline metrics."""
+    line = re.search(r"^\s*(dvc exp show --only-changed.*?)\s*(#.*)?$", (ROOT / "README.md").read_text(), re.M)
+    assert line, "README.md gives no `dvc exp show --only-changed ...` command"
+    return shlex.split(line.group(1))
+
+
+def test_two_queued_experiments_run_in_parallel_and_show_in_120_columns(project):
+    for change in ("reconstruct.grid_images=4", "noise.grid_images=2"):
+        project.dvc("exp", "run", "--queue", "-S", change)
+    project.dvc("queue", "start", "-j", "2")
+    most_running, deadline = 0, time.monotonic() + 600
+    while True:
+        status = project.dvc("queue", "status").stdout
+        most_running = max(most_running, status.count("Running"))
+        if "Running" not in status and "Queued" not in status or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert status.count("Success") == 2 and most_running == 2, status
+    command = readme_exp_show()
+    shown = project.run(str(BIN / "dvc"), *command[1:], "--no-pager", env={"COLUMNS": "120"}).stdout
+    lines = shown.splitlines()
+    assert lines and max(map(len, lines)) <= 120, shown
+    assert all(name in shown for name in ("mse.vae", "share.vqvae2", "reconstruct.grid_images")), shown
+
+
+def test_the_plots_page_draws_every_plot_without_the_network(project, tmp_path):
+    chromium, reason = chromium_or_reason()
+    if chromium is None:
+        pytest.skip(reason)
+    project.dvc("plots", "show", "-o", str(tmp_path / "page"))
+    page = check_plots_page(tmp_path / "page" / "index.html")
+    assert page.plots and all(plot.views == 1 and plot.marks > 0 for plot in page.plots), page
+    pictures = [p for p in (project.path / "plots").rglob("*.png")]
+    assert len(page.images) == len(pictures) and all(image.loaded for image in page.images), page
+    assert page.remote_urls == [] and page.errors == [], page

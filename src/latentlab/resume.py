@@ -16,8 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from latentlab.errors import CheckpointError
-from latentlab.io import load_tensors, save_tensors
+import torch
+
+from latentlab.io import save_tensors
 
 RESUME_DIR = Path(".resume")  # unfinished runs' states; git- and DVC-ignored
 PACKAGE = Path(__file__).parent
@@ -35,9 +36,9 @@ class ResumeFile:
         if not self.path.is_file():
             return None
         try:
-            state = load_tensors(self.path)
-        except CheckpointError as error:
-            return self._set_aside(f"is unreadable ({error})")
+            state = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as error:  # noqa: BLE001 - a state cut short by a kill fails in many ways
+            return self._set_aside(f"is unreadable ({type(error).__name__}: {str(error).splitlines()[0][:80]})")
         if state.get("key") != self.key:
             return self._set_aside("belongs to another run (other params, data, seed or code)")
         return state

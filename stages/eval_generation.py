@@ -15,9 +15,8 @@ from latentlab.config import load_config
 from latentlab.data import load_info, load_split
 from latentlab.evaluate import generation as g
 from latentlab.evaluate.classifier_score import class_histogram, predict
-from latentlab.evaluate.contest import contest_models
+from latentlab.evaluate.contest import by_seed, contest_models
 from latentlab.evaluate.fid import classifier_features, fid
-from latentlab.figures import image_grid, save_figure
 from latentlab.io import atomic_folder, load_tensors, write_json
 from latentlab.runtime import setup
 from latentlab.stats import seeds_summary
@@ -52,7 +51,7 @@ def main() -> None:
                 "class_entropy_bits": class_histogram(predict(classifier, images, device), len(classes))["entropy_bits"]}
 
     per_seed, shown = {}, {}
-    for model_seed, models in _by_seed(contest_models(args.replicates, cfg, device)).items():
+    for model_seed, models in by_seed(contest_models(args.replicates, cfg, device)).items():
         images = g.sweep_samplers(models, train.images, n, cfg.generation.mixture_components, seed, device)
         per_seed[model_seed] = {sampler: scores(batch) for sampler, batch in images.items()}
         shown = shown or images
@@ -71,21 +70,8 @@ def main() -> None:
                           for name, images in anchors.items()}
     write_json(args.metrics, metrics)
     with atomic_folder(args.grids) as grids:
-        columns = cfg.generation.grid_columns
-        for sampler, images in shown.items():
-            title = SAMPLER_TITLES[sampler].format(t=vqvae2.get(sampler, {}).get("temperature", 1))
-            rows = list((images[: cfg.generation.grid_images].float() / 255).split(columns))
-            save_figure(image_grid(rows, title=title), grids / f"{sampler}.png")
-        conditional = samples["conditional"]
-        rows = [conditional["images"][conditional["labels"] == k][:columns].float() / 255 for k in range(len(classes))]
-        save_figure(image_grid(rows, row_labels=classes, title=f"VQ-VAE-2 samples of each requested label, temperature "
-                                                             f"{conditional['temperature']:g}"), grids / "vqvae2_conditional.png")
-
-
-def _by_seed(contest: dict) -> dict[int, dict]:
-    """name -> seed -> model, turned into seed -> name -> model."""
-    seeds = next(iter(contest.values()))
-    return {seed: {name: by_seed[seed] for name, by_seed in contest.items()} for seed in seeds}
+        titles = {name: SAMPLER_TITLES[name].format(t=vqvae2.get(name, {}).get("temperature", 1)) for name in shown}
+        g.draw_samples(shown, titles, samples["conditional"], classes, cfg.generation, grids)
 
 
 if __name__ == "__main__":

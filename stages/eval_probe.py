@@ -38,14 +38,16 @@ def main() -> None:
 
     by_latent = pd.DataFrame([{"model": name, "latent": latent, **{k: float(v.mean()) for k, v in hits(model).items()}}
                               for (name, latent), model in sweep_models(args.sweep, cfg, device).items()])
+    vqvae2 = load_model(args.vqvae2, device)
     metrics = {"train_images": len(train), "latent": cfg.model.latent,
                "sweep": {name: {str(row.latent): {"logistic": row.logistic, "knn": row.knn} for row in rows.itertuples()}
                          for name, rows in by_latent.groupby("model", sort=False)},
                **summarize_seeds(score_contest(contest_models(args.replicates, cfg, device), hits)),
-               "vqvae2": summarize_once(load_model(args.vqvae2, device), hits)}
+               "vqvae2": summarize_once(vqvae2, hits)}
     write_json(args.metrics, metrics)
     write_csv(args.table, by_latent)
-    save_figure(accuracy_figure(by_latent, {k: v["mean"] for k, v in metrics["vqvae2"].items()}), args.figure)
+    beside = {probe: estimate["mean"] for probe, estimate in metrics["vqvae2"].items()}
+    save_figure(accuracy_figure(by_latent, beside, f"VQ-VAE-2 ({vqvae2.latent} slots)"), args.figure)
 
 
 if __name__ == "__main__":

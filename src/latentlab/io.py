@@ -83,6 +83,17 @@ def _writing(path: Path) -> Iterator[None]:
                           "then run `dvc repro` again (the previous file is unchanged)") from error
 
 
+def copy(source: str | Path, target: str | Path) -> None:
+    """Copy a file or a folder, atomically: `target` is replaced whole, or left as it was."""
+    source = Path(source)
+    if source.is_dir():
+        with atomic_folder(target) as tmp:
+            shutil.copytree(source, tmp, dirs_exist_ok=True)
+    else:
+        with atomic_path(target) as tmp:
+            shutil.copyfile(source, tmp)
+
+
 def write_text(path: str | Path, text: str) -> None:
     with atomic_path(path) as tmp:
         tmp.write_text(text)

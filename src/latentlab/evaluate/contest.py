@@ -41,6 +41,12 @@ def contest_models(folder: Path, cfg: Config, device: torch.device) -> Contest:
     return contest
 
 
+def by_seed(contest: Contest) -> dict[int, dict[str, LatentModel]]:
+    """The contest turned around: seed -> model name -> model."""
+    seeds = next(iter(contest.values()))
+    return {seed: {name: models[seed] for name, models in contest.items()} for seed in seeds}
+
+
 def sweep_models(folder: Path, cfg: Config, device: torch.device) -> dict[tuple[str, int], LatentModel]:
     """The latent sweep's model of each (name, latent size) of sweep.models x sweep.latents."""
     found = {(c.name, c.config["latent"]): c.model for c in checkpoints_in(folder, device)}

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
+from latentlab.config import GenerationConfig
 from latentlab.evaluate.classifier_score import to_uint8
 from latentlab.evaluate.contest import encode_all
+from latentlab.figures import image_grid, save_figure
 from latentlab.inference import map_batches
 from latentlab.models import LatentModel
 from latentlab.models.vqvae import VQVAE
@@ -68,3 +72,15 @@ def sweep_samplers(models: dict[str, LatentModel], train_images: torch.Tensor, n
     if "vqvae" in models:
         out["vqvae_uniform"] = uniform_codes(models["vqvae"], n, generator, device)
     return out
+
+
+def draw_samples(shown: dict[str, torch.Tensor], titles: dict[str, str], conditional: dict, classes: list[str],
+                 cfg: GenerationConfig, folder: Path) -> None:
+    """One grid per sampler (uint8 images, grid_columns per row), and VQ-VAE-2's conditional samples by label."""
+    for sampler, images in shown.items():
+        rows = list((images[: cfg.grid_images].float() / 255).split(cfg.grid_columns))
+        save_figure(image_grid(rows, title=titles[sampler]), folder / f"{sampler}.png")
+    rows = [conditional["images"][conditional["labels"] == k][: cfg.grid_columns].float() / 255
+            for k in range(len(classes))]
+    title = f"VQ-VAE-2 samples of each requested label, temperature {conditional['temperature']:g}"
+    save_figure(image_grid(rows, row_labels=classes, title=title), folder / "vqvae2_conditional.png")

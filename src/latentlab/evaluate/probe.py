@@ -64,13 +64,13 @@ def probe_hits(model: LatentModel, train_images: torch.Tensor, train_labels: tor
             "knn": knn_probe(train, train_labels, test, test_labels, k)}
 
 
-def accuracy_figure(by_latent: pd.DataFrame, beside: dict[str, float]) -> plt.Figure:
+def accuracy_figure(by_latent: pd.DataFrame, beside: dict[str, float], beside_label: str) -> plt.Figure:
     """Probe accuracy against latent size, one panel per probe; `beside`: VQ-VAE-2's accuracy per probe."""
     figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
     for ax, probe in zip(axes, ("logistic", "knn"), strict=True):
         plot_by_model(ax, by_latent, "latent", probe)
         if probe in beside:
-            ax.axhline(beside[probe], color=MODEL_COLOURS["vqvae2"], linestyle=":", label="VQ-VAE-2 (80 slots)")
+            ax.axhline(beside[probe], color=MODEL_COLOURS["vqvae2"], linestyle=":", label=beside_label)
         ax.set(xscale="log", title={"logistic": "linear probe", "knn": "k nearest neighbours"}[probe],
                xlabel="latent size (coordinates or slots)")
         ax.set_xticks(sorted(by_latent["latent"].unique()), [str(v) for v in sorted(by_latent["latent"].unique())])

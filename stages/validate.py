@@ -12,7 +12,6 @@ from pathlib import Path
 from latentlab.cli import run
 from latentlab.config import load_config
 from latentlab.io import write_text
-from latentlab.runtime import pick_device
 
 
 def main() -> None:
@@ -21,7 +20,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, help="written (always the same) when the checks pass")
     args = parser.parse_args()
     cfg = load_config(args.params)
-    pick_device(cfg.base.device)  # cuda asked for on a machine without it
+    if cfg.base.device == "cuda":  # only then is torch (a second to import) needed: is there a GPU?
+        from latentlab.runtime import pick_device
+
+        pick_device(cfg.base.device)
     if args.out:
         write_text(args.out, f"{args.params} passed the checks of latentlab.config\n")
     print(f"{args.params}: every value passes the checks")

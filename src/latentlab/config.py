@@ -14,7 +14,6 @@ from typing import Annotated, Literal
 
 import yaml
 
-from latentlab.data import DATASETS, DatasetFacts
 from latentlab.errors import ConfigError
 from latentlab.schema import (
     Bounds,
@@ -29,6 +28,22 @@ from latentlab.schema import (
 )
 
 DatasetName = Literal["mnist", "fashion_mnist", "cifar10"]
+
+
+@dataclass(frozen=True)
+class DatasetFacts:
+    image_shape: tuple[int, int, int]  # (C, H, W)
+    train: int  # images in the released training split, before the validation split is held out
+    test: int
+    classes: int
+
+
+DATASETS = {
+    "mnist": DatasetFacts((1, 28, 28), train=60_000, test=10_000, classes=10),
+    "fashion_mnist": DatasetFacts((1, 28, 28), train=60_000, test=10_000, classes=10),
+    "cifar10": DatasetFacts((3, 32, 32), train=50_000, test=10_000, classes=10),
+}
+
 SweepModel = Literal["ae", "vae", "vqvae"]
 
 

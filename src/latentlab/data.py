@@ -1,4 +1,4 @@
-"""The prepared data every stage reads, and the facts of each data set.
+"""The prepared data every stage reads.
 
 Images live in memory as uint8 tensors (N, C, H, W) and become floats in [0, 1] one batch at
 a time, so training never decodes an image per sample. The data stage writes three splits:
@@ -18,21 +18,6 @@ import torch
 from latentlab.io import load_tensors, read_json, save_tensors, write_json
 
 SPLITS = ("train", "validation", "test")
-
-
-@dataclass(frozen=True)
-class DatasetFacts:
-    image_shape: tuple[int, int, int]  # (C, H, W)
-    train: int  # images in the released training split, before the validation split is held out
-    test: int
-    classes: int
-
-
-DATASETS = {
-    "mnist": DatasetFacts((1, 28, 28), train=60_000, test=10_000, classes=10),
-    "fashion_mnist": DatasetFacts((1, 28, 28), train=60_000, test=10_000, classes=10),
-    "cifar10": DatasetFacts((3, 32, 32), train=50_000, test=10_000, classes=10),
-}
 
 
 class Batched:

@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from latentlab.errors import CheckpointError, OutputError
 
 TMP_SUFFIX = ".tmp"
@@ -112,14 +110,18 @@ def save_tensors(path: str | Path, data: dict[str, Any]) -> None:
     """torch.save, atomically and byte-for-byte reproducibly; load back with `load_tensors`."""
     # Saved through a buffer: torch.save names the archive's inner folder after the file it writes
     # to, and the temporary file's random name would make every save of the same data differ.
+    import torch  # imported here: the checks of params.yaml write text only, and need no torch
+
     buffer = io.BytesIO()
     torch.save(data, buffer)
     with atomic_path(path) as tmp:
         tmp.write_bytes(buffer.getvalue())
 
 
-def load_tensors(path: str | Path, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """What `save_tensors` wrote; a missing, truncated or foreign file raises CheckpointError."""
+def load_tensors(path: str | Path, device: str | Any = "cpu") -> dict[str, Any]:
+    """What `save_tensors` wrote (on `device`); a missing, truncated or foreign file raises CheckpointError."""
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file; run `dvc repro` to create it (or `dvc pull` / `dvc checkout`)")

@@ -169,7 +169,8 @@ def sweep_rows(m: Metrics) -> pd.DataFrame:
             probe = m["probe"]["sweep"].get(name, {}).get(latent, {})
             rows.append({"model": name, "latent": int(latent), "epochs": s["epochs"],
                          "best validation epoch": s["best_validation_epoch"], "recon_nll": s["recon_nll"], "mse": s["mse"],
-                         "psnr": s["psnr"], "ssim": s["ssim"], "kl_bits": s.get("kl_bits"), "code_bits": s.get("code_bits"),
+                         "psnr": s["psnr"], "ssim": s["ssim"], "kl_bits": s.get("kl_bits"),
+                         "commitment": s.get("commitment"), "code_bits": s.get("code_bits"),
                          "code_entropy_bits": s.get("code_entropy_bits"), "codebook_usage": s.get("codebook_usage"),
                          "probe_logistic": probe.get("logistic"), "probe_knn": probe.get("knn")})
     return pd.DataFrame(rows)

@@ -14,9 +14,11 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no window: works on machines without a display
 
 import matplotlib.pyplot as plt  # noqa: E402 - after choosing the backend
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from torchvision.utils import make_grid  # noqa: E402
 
 from latentlab.io import atomic_path  # noqa: E402
 from latentlab.names import MODEL_COLOURS, label  # noqa: E402
@@ -35,16 +37,14 @@ def save_figure(figure: plt.Figure, path: str | Path) -> None:
 
 
 def tile(rows: Sequence[torch.Tensor]) -> np.ndarray:
-    """One uint8 picture (H, W, C) from rows of images in [0, 1], each (N, C, H, W); rows may differ in N."""
-    channels, height, width = rows[0].shape[1:]
+    """One uint8 picture (H, W, C) from rows of images in [0, 1], each (N, C, H, W); rows may differ in N
+    (a short row ends in white)."""
     columns = max(len(row) for row in rows)
-    canvas = np.full((len(rows) * (height + PAD) + PAD, columns * (width + PAD) + PAD, channels), 255, np.uint8)
-    for r, row in enumerate(rows):
-        pixels = (row.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        for c, image in enumerate(pixels):  # (H, W, C)
-            top, left = PAD + r * (height + PAD), PAD + c * (width + PAD)
-            canvas[top : top + height, left : left + width] = image
-    return canvas
+    blank = torch.ones(1, *rows[0].shape[1:])
+    padded = [torch.cat([row.detach().cpu(), blank.expand(columns - len(row), -1, -1, -1)]) for row in rows]
+    grid = make_grid(torch.cat(padded).clamp(0, 1), nrow=columns, padding=PAD, pad_value=1.0)  # (3, H, W)
+    grid = grid[: rows[0].shape[1]] if rows[0].shape[1] == 1 else grid  # make_grid repeats a grey channel 3 times
+    return (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
 def image_grid(rows: Sequence[torch.Tensor], *, title: str, row_labels: Sequence[str] | None = None,
@@ -84,3 +84,21 @@ def reconstruction_grid(models: dict, images: torch.Tensor, *, title: str, row_l
     """Test images in the first row, then each model's reconstructions of them, one row per model."""
     rows = [images] + [model.eval().reconstruct(images) for model in models.values()]
     return image_grid(rows, row_labels=row_labels, title=title)
+
+
+def latent_axis(ax: plt.Axes, latents: Sequence[int]) -> None:
+    """A log2 x axis with one labelled tick per latent size, and no minor tick labels."""
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(list(latents), [str(v) for v in latents])
+    ax.minorticks_off()
+    ax.set_xlabel("latent size (coordinates or slots)")
+
+
+def plain_log_scale(ax: plt.Axes, which: str, base: float = 10) -> None:
+    """A log scale on axis `which` ("x" or "y") whose ticks read as plain numbers (0.02, not 2 x 10^-2)."""
+    getattr(ax, f"set_{which}scale")("log", base=base)
+    axis = getattr(ax, f"{which}axis")
+    if base == 10:  # 1, 2, 5 per decade: a range narrower than a decade still gets ticks
+        axis.set_major_locator(matplotlib.ticker.LogLocator(base, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())

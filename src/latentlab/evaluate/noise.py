@@ -70,7 +70,7 @@ def curve_frame(metrics: dict, scales: tuple[float, ...]) -> pd.DataFrame:
 
 def curve_figure(curve: pd.DataFrame, latent: int) -> plt.Figure:
     """MSE against noise scale, to the clean reconstruction (left) and to the image (right)."""
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True)
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, layout="constrained")
     titles = {"mse_to_recon": "to the model's clean reconstruction", "mse_to_image": "to the clean image"}
     for ax, (measure, title) in zip(axes, titles.items(), strict=True):
         plot_by_model(ax, curve[curve["measure"] == measure], "scale", "mean", low="low", high="high")

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from latentlab.figures import plain_log_scale
 from latentlab.names import MODEL_COLOURS, label
 
 CURVES = {  # curve -> (model, the sweep table's rate column, how the rate is counted)
@@ -25,6 +26,8 @@ CURVES = {  # curve -> (model, the sweep table's rate column, how the rate is co
     "vqvae_fixed": ("vqvae", "code_bits", "fixed-length code"),
 }
 DISTORTIONS = {"mse": "test MSE", "recon_nll": "reconstruction NLL (nats per image)"}
+HOW = {**{curve: how for curve, (_, _, how) in CURVES.items()}, "vqvae2_fixed": "fixed-length code",
+       "vqvae2_prior": "its priors' test NLL"}
 
 
 def rate_table(sweep: pd.DataFrame, vqvae2: dict) -> pd.DataFrame:
@@ -67,27 +70,28 @@ def at_equal_rate(table: pd.DataFrame, distortion: str = "mse") -> pd.DataFrame:
 
 
 def rate_distortion_figure(table: pd.DataFrame) -> plt.Figure:
-    """Distortion against bits per image, one panel per distortion; AE at the right edge (no finite rate)."""
+    """Distortion against bits per image, one panel per distortion; AE beyond the right edge (no finite rate)."""
     finite = table[table["rate_bits"] > 0]
-    edge = 2 ** math.ceil(math.log2(finite["rate_bits"].max()) + 1)  # where AE's points stand in for "no rate"
-    figure, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    edge = 2 ** math.ceil(math.log2(finite["rate_bits"].max()) + 1)  # where AE's points stand for "no rate"
+    figure, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
     styles = {"vae_kl": "-", "vqvae_entropy": "-", "vqvae_fixed": "--", "vqvae2_fixed": "none", "vqvae2_prior": "none"}
     markers = {"vqvae2_fixed": "s", "vqvae2_prior": "D"}
     for ax, (distortion, title) in zip(axes, DISTORTIONS.items(), strict=True):
         for curve, rows in finite.groupby("curve", sort=False):
-            model = rows["model"].iloc[0]
-            how = CURVES[curve][2] if curve in CURVES else {"vqvae2_fixed": "fixed-length code",
-                                                            "vqvae2_prior": "its priors' NLL"}[curve]
-            rows = rows.sort_values("rate_bits")
+            model, rows = rows["model"].iloc[0], rows.sort_values("rate_bits")
             ax.plot(rows["rate_bits"], rows[distortion], linestyle=styles[curve], marker=markers.get(curve, "o"),
-                    markersize=5, color=MODEL_COLOURS[model], label=f"{label(model)}: {how}")
+                    markersize=5, color=MODEL_COLOURS[model], label=f"{label(model)}: {HOW[curve]}")
         ae = table[table["curve"] == "ae_no_rate"]
         ax.scatter([edge] * len(ae), ae[distortion], marker="x", color=MODEL_COLOURS["ae"],
-                   label="AE: no finite rate (distortion only)")
+                   label="AE (no finite rate): distortion only, by latent size")
         for _, r in ae.iterrows():
-            ax.annotate(f" {r['latent']}", (edge, r[distortion]), fontsize=7, color=MODEL_COLOURS["ae"])
-        ax.set(xscale="log", yscale="log", xlabel="rate: bits per image", ylabel=title, title=title)
+            ax.annotate(f"  {r['latent']}", (edge, r[distortion]), fontsize=7, color=MODEL_COLOURS["ae"], va="center")
+        plain_log_scale(ax, "x", base=2)
+        plain_log_scale(ax, "y")
+        bits = [2**k for k in range(1, int(math.log2(edge)), 2)]
+        ax.set_xticks([*bits, edge], [*map(str, bits), "AE:\nno rate"])
+        ax.set(xlabel="rate: bits per image (test split)", ylabel=title, title=title)
         ax.grid(alpha=0.3, which="both")
     axes[0].legend(fontsize=7)
-    figure.suptitle("Rate against distortion on the test split (the latent sweep; numbers by AE: its latent size)")
+    figure.suptitle("Rate against distortion: every model and latent size of the sweep (one seed)")
     return figure

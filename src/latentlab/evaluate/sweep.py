@@ -9,15 +9,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import pandas as pd
 
 from latentlab.config import Config
 from latentlab.errors import CheckpointError
-from latentlab.figures import plot_by_model
+from latentlab.figures import latent_axis, plot_by_model
 from latentlab.io import read_json
 from latentlab.names import MODEL_COLOURS, label
 
-SIDE_TERMS = {"vae": ("kl_bits", "VAE: KL in bits (its rate)"), "vqvae": ("commitment", "VQ-VAE: commitment term (nats)")}
+SIDE_TERMS = {"vae": ("kl_bits", "VAE: KL to its prior (bits per image)"),
+              "vqvae": ("commitment", "VQ-VAE: commitment term (nats per image)")}
 
 
 def runs(folder: Path, cfg: Config) -> dict[tuple[str, int], Path]:
@@ -71,7 +73,7 @@ def loss_curves(paths: dict[tuple[str, int], Path], logs: Path) -> pd.DataFrame:
 def loss_figure(curves: pd.DataFrame) -> plt.Figure:
     """One panel per model: train (dashed) and test (solid) loss per epoch, one colour per latent size."""
     models = list(curves["model"].unique())
-    figure, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False)
+    figure, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False, layout="constrained")
     for ax, model in zip(axes[0], models, strict=True):
         for i, (latent, rows) in enumerate(curves[curves["model"] == model].groupby("latent")):
             for split, style in (("train", "--"), ("test", "-")):
@@ -79,6 +81,7 @@ def loss_figure(curves: pd.DataFrame) -> plt.Figure:
                 ax.plot(line["epoch"], line["loss"], style, marker="o", markersize=3, color=plt.cm.viridis(i / 5),
                         label=f"latent {latent}" if split == "test" else None)
         ax.set(title=f"{label(model)}: its training objective", xlabel="epoch", ylabel="loss (nats per image)")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     figure.suptitle("Train (dashed) and test (solid) loss per epoch")
@@ -86,23 +89,21 @@ def loss_figure(curves: pd.DataFrame) -> plt.Figure:
 
 
 def reconstruction_figure(table: pd.DataFrame) -> plt.Figure:
-    """Reconstruction NLL against latent size (the term every model shares), and beside it, not added
-    in, what each model pays on top: VAE's KL, VQ-VAE's commitment term."""
-    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-    plot_by_model(left, table, "latent", "recon_nll")
-    left.set(title="Reconstruction: Bernoulli NLL of decode(encode(x))", ylabel="nats per test image")
-    for model, (column, name) in SIDE_TERMS.items():
+    """Reconstruction NLL against latent size (the term every model shares), and beside it, each on its
+    own axis and not added in, what the VAE and the VQ-VAE pay on top: KL in bits, commitment in nats."""
+    sides = [(model, column, title) for model, (column, title) in SIDE_TERMS.items() if model in set(table["model"])]
+    figure, axes = plt.subplots(1, 1 + len(sides), figsize=(4.6 * (1 + len(sides)), 4), squeeze=False, layout="constrained")
+    plot_by_model(axes[0, 0], table, "latent", "recon_nll")
+    axes[0, 0].set(title="Reconstruction: Bernoulli NLL of decode(encode(x))", ylabel="nats per test image")
+    axes[0, 0].legend(fontsize=8)
+    for ax, (model, column, title) in zip(axes[0, 1:], sides, strict=True):
         rows = table[table["model"] == model].sort_values("latent")
-        if not rows.empty:
-            right.plot(rows["latent"], rows[column], marker="o", color=MODEL_COLOURS[model], label=name)
-    right.set(title="Beside it, not added in")
-    for ax in (left, right):
-        latents = sorted(table["latent"].unique())
-        ax.set(xscale="log", xlabel="latent size (coordinates or slots)")
-        ax.set_xticks(latents, [str(v) for v in latents])
+        ax.plot(rows["latent"], rows[column], marker="o", color=MODEL_COLOURS[model])
+        ax.set(title=title)
+    for ax in axes[0]:
+        latent_axis(ax, sorted(table["latent"].unique()))
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    figure.suptitle("The latent sweep on the test split (final epoch)")
+    figure.suptitle("The latent sweep on the test split (final epoch): one quantity per axis")
     return figure
 
 

@@ -1,10 +1,8 @@
 """Stages `prior_top` and `prior_bottom`: a gated PixelCNN over one level of the extracted codes."""
 
-import argparse
 import math
-from pathlib import Path
 
-from latentlab.cli import run
+from latentlab.cli import run, training_parser
 from latentlab.codes import load_codes
 from latentlab.config import load_config
 from latentlab.io import write_json
@@ -13,12 +11,8 @@ from latentlab.train import summarize, train_and_save
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = training_parser(__doc__, "--codes", "file written by extract_codes")
     parser.add_argument("level", choices=["top", "bottom"])
-    parser.add_argument("--codes", type=Path, required=True, help="file written by extract_codes")
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--log", type=Path, required=True, help="DVCLive folder of per-epoch metrics")
     args = parser.parse_args()
     cfg = load_config()
     prior = cfg.prior_top if args.level == "top" else cfg.prior_bottom

@@ -5,12 +5,11 @@ A replicate whose seed is the latent sweep's is the sweep's run at model.latent:
 copies that run (checkpoint, metrics, log) instead of training it again.
 """
 
-import argparse
 from pathlib import Path
 
-from latentlab.cli import run
+from latentlab.cli import run, training_parser
 from latentlab.config import load_config
-from latentlab.data import load_split
+from latentlab.data import load_splits
 from latentlab.evaluate.codebook import codebook_scores
 from latentlab.evaluate.reconstruction import mean_scores, per_image_scores
 from latentlab.inference import map_batches
@@ -22,14 +21,10 @@ from latentlab.train import summarize, train_and_save
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = training_parser(__doc__)
     parser.add_argument("model", choices=["ae", "vae", "vqvae"])
     parser.add_argument("latent", type=int)
     parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--data", type=Path, required=True, help="prepared data folder")
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--log", type=Path, required=True, help="DVCLive folder of per-epoch metrics")
     parser.add_argument("--reuse", type=Path, nargs=3, metavar=("CHECKPOINT", "METRICS", "LOG"),
                         help="the latent sweep's run at this size: copied if it was trained with this seed")
     args = parser.parse_args()
@@ -37,7 +32,7 @@ def main() -> None:
     device = setup(cfg.base, seed=args.seed)
     if args.reuse and reuse(args.reuse, (args.model, args.latent, args.seed), (args.checkpoint, args.metrics, args.log)):
         return
-    train, validation, test = (load_split(args.data, split) for split in ("train", "validation", "test"))
+    train, validation, test = load_splits(args.data)
     config = sweep_model_config(args.model, train.image_shape, args.latent, cfg)
     model, history = train_and_save(args.model, config, train, {"validation": validation, "test": test}, cfg.train,
                                     device=device, seed=args.seed, budget_key="train", inputs=[args.data],

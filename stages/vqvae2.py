@@ -3,12 +3,10 @@
 VQ-VAE-2 is trained once, so its scores carry bootstrap intervals over the test images.
 """
 
-import argparse
-from pathlib import Path
 
-from latentlab.cli import run
+from latentlab.cli import run, training_parser
 from latentlab.config import load_config
-from latentlab.data import load_split
+from latentlab.data import load_splits
 from latentlab.evaluate.reconstruction import per_image_scores
 from latentlab.io import write_json
 from latentlab.runtime import setup
@@ -18,15 +16,11 @@ from latentlab.train import summarize, train_and_save
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", type=Path, required=True, help="prepared data folder")
-    parser.add_argument("--checkpoint", type=Path, required=True)
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--log", type=Path, required=True, help="DVCLive folder of per-epoch metrics")
+    parser = training_parser(__doc__)
     args = parser.parse_args()
     cfg = load_config()
     device = setup(cfg.base)
-    train, validation, test = (load_split(args.data, split) for split in ("train", "validation", "test"))
+    train, validation, test = load_splits(args.data)
     config = {"image_shape": list(train.image_shape), "model": to_plain(cfg.vqvae2.model)}
     model, history = train_and_save("vqvae2", config, train, {"validation": validation, "test": test},
                                     cfg.vqvae2.train, device=device, seed=cfg.base.seed, budget_key="vqvae2.train",

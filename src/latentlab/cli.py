@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from latentlab.errors import LatentlabError
 
@@ -19,3 +21,14 @@ def run(main: Callable[[], None]) -> None:
         print("interrupted: finished epochs are kept in .resume/; run `dvc repro` again to continue",
               file=sys.stderr)
         sys.exit(130)
+
+
+def training_parser(description: str, inputs: str = "--data", inputs_help: str = "prepared data folder"
+                    ) -> argparse.ArgumentParser:
+    """The arguments of every training stage: its inputs, and where its checkpoint, metrics and log go."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument(inputs, type=Path, required=True, help=inputs_help)
+    parser.add_argument("--checkpoint", type=Path, required=True)
+    parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument("--log", type=Path, required=True, help="DVCLive folder of per-epoch metrics")
+    return parser

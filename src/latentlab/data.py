@@ -102,6 +102,12 @@ def save_prepared(folder: Path, info: dict, splits: dict[str, Split]) -> None:
                                       "sizes": {name: len(splits[name]) for name in SPLITS}})
 
 
+def load_splits(folder: str | Path) -> tuple[Split, Split, Split]:
+    """The train, validation and test splits of a prepared data folder."""
+    train, validation, test = (load_split(folder, split) for split in SPLITS)
+    return train, validation, test
+
+
 def load_split(folder: str | Path, split: str) -> Split:
     data = load_tensors(Path(folder) / f"{split}.pt")
     return Split(data["images"], data["labels"])

@@ -7,6 +7,7 @@ resume state so that an interrupted run continues where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +23,6 @@ from latentlab.inference import BATCH_SIZE
 from latentlab.models import Trainable, build_model
 from latentlab.progress import TrainingProgress
 from latentlab.resume import RESUME_DIR, ResumeFile, code_digest, file_digest
-from latentlab.schema import to_plain
 from latentlab.tracking import LiveLogger
 
 Metrics = dict[str, float]
@@ -154,7 +154,7 @@ def train_and_save(name: str, config: dict[str, Any], train: Batched, scored: di
     inputs: the files the training data came from; their content is part of the resume key.
     """
     model = build_model(name, config)
-    identity = {"name": name, "config": config, "train": to_plain(cfg), "seed": seed, "device": device.type,
+    identity = {"name": name, "config": config, "train": budget(cfg), "seed": seed, "device": device.type,
                 "inputs": file_digest(inputs), "code": code_digest(), "checkpoint": str(checkpoint)}
     resume = ResumeFile(RESUME_DIR / f"{'-'.join(checkpoint.with_suffix('').parts)}.pt", identity)
     logger = LiveLogger(log_dir)
@@ -163,6 +163,11 @@ def train_and_save(name: str, config: dict[str, Any], train: Batched, scored: di
     logger.close()
     save_checkpoint(checkpoint, name, config, model, seed)
     return model, history
+
+
+def budget(cfg: TrainConfig) -> dict[str, Any]:
+    """The training budget alone: a sweep budget's picture settings (grid_images) are not part of it."""
+    return {field.name: getattr(cfg, field.name) for field in dataclasses.fields(TrainConfig)}
 
 
 def summarize(history: list[Metrics]) -> dict[str, Any]:

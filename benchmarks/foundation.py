@@ -1,17 +1,21 @@
 """Speed of the foundation on this machine, measured in one run (machines are noisy: read the ratios).
 
-    python benchmarks/foundation.py [--data data/prepared]
+    python benchmarks/foundation.py [--data data/prepared] [--steps 30]
 
-Prints, for the default params:
+Needs data/prepared (the `data` stage). Prints, for the params in ./params.yaml:
 - batches from in-memory uint8 tensors versus torchvision's per-image dataset (PIL) path;
-- seconds per training epoch of each sweep model and of the classifier;
-- the projected time of data + classifier + the whole train matrix, as a share of the 12-minute budget.
+- seconds per epoch of bare training steps (benchmarks/steps.py) of each sweep model at the
+  smallest and largest latent size, and of the classifier;
+- the projected training time of the classifier and the latent sweep as a share of the 12-minute
+  budget (issue 3: data + classifier + the sweep + summaries on 2 cores), and the time the seed
+  replicates add, which came after that budget.
+For every stage's real time, and the epochs it logged against these bare steps, run pipeline.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import statistics
 import time
 from pathlib import Path
 
@@ -23,27 +27,9 @@ from latentlab.data import Split, load_info, load_split
 from latentlab.models import build_model, sweep_model_config
 from latentlab.runtime import setup
 from latentlab.schema import to_plain
+from steps import bare_epoch_seconds
 
 BUDGET_SECONDS = 12 * 60  # issue 3: data + classifier + 15 runs + summaries on 2 cores
-MEASURED_BATCHES = 40
-
-
-def seconds_per_epoch(model: torch.nn.Module, data: Split, batch_size: int, device: torch.device) -> float:
-    """Time MEASURED_BATCHES training steps (after 3 warm-up steps) and scale to one epoch."""
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    model.to(device).train()
-    batches = itertools.chain.from_iterable(  # as many epochs as the measurement needs (small data sets)
-        data.batches(batch_size, shuffle=True, device=device) for _ in itertools.count())
-    for step, batch in enumerate(batches):
-        if step == 3:
-            started = time.perf_counter()
-        if step == 3 + MEASURED_BATCHES:
-            break
-        loss = sum(model.losses(batch).values())
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return (time.perf_counter() - started) / MEASURED_BATCHES * data.num_batches(batch_size)
 
 
 def batching_ratio(data: Split, batch_size: int) -> float:
@@ -52,6 +38,8 @@ def batching_ratio(data: Split, batch_size: int) -> float:
     from torchvision.transforms.functional import to_tensor
 
     n = min(50 * batch_size, len(data.images))
+    for _ in data.head(batch_size).batches(batch_size, shuffle=True):  # warm-up: first calls allocate
+        pass
     started = time.perf_counter()
     for _ in data.head(n).batches(batch_size, shuffle=True):
         pass
@@ -66,30 +54,35 @@ def batching_ratio(data: Split, batch_size: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("data/prepared"))
+    parser.add_argument("--steps", type=int, default=30, help="timed training steps per network")
     args = parser.parse_args()
     cfg = load_config()
     device = setup(cfg.base)
     train = load_split(args.data, "train")
     print(f"device {device}, {torch.get_num_threads()} threads, {len(train)} training images")
-    print(f"in-memory uint8 batches are {batching_ratio(train, cfg.train.batch_size):.0f}x faster than per-image PIL")
+    print(f"in-memory uint8 batches are {batching_ratio(train, cfg.train.batch_size):.1f}x faster than per-image PIL")
 
-    per_run = {}
+    per_run = []
     for name in cfg.sweep.models:
         for latent in (min(cfg.sweep.latents), max(cfg.sweep.latents)):
             model = build_model(name, sweep_model_config(name, train.image_shape, latent, cfg))
-            per_run[name, latent] = seconds_per_epoch(model, train, cfg.train.batch_size, device)
-            print(f"{name:>6} latent {latent:>3}: {per_run[name, latent]:6.1f} s per epoch")
+            per_run.append(bare_epoch_seconds(model, train, cfg.train, args.steps, device))
+            print(f"{name:>6} latent {latent:>3}: {per_run[-1]:6.2f} s per epoch")
     classifier = build_model("classifier", {"image_shape": list(train.image_shape),
                                             "num_classes": len(load_info(args.data)["classes"]),
                                             "model": to_plain(cfg.classifier.model)})
-    classifier_epoch = seconds_per_epoch(classifier, train, cfg.classifier.train.batch_size, device)
-    print(f"classifier: {classifier_epoch:6.1f} s per epoch")
+    classifier_epoch = bare_epoch_seconds(classifier, train, cfg.classifier.train, args.steps, device)
+    print(f"classifier: {classifier_epoch:6.2f} s per epoch")
 
-    mean_epoch = sum(per_run.values()) / len(per_run)
-    runs = len(cfg.sweep.models) * len(cfg.sweep.latents)
-    projected = runs * cfg.train.epochs * mean_epoch + cfg.classifier.train.epochs * classifier_epoch
-    print(f"projected training time {projected:.0f} s (without evaluation and process start-up) = "
-          f"{projected / BUDGET_SECONDS:.2f} of the {BUDGET_SECONDS // 60}-minute budget")
+    run_seconds = cfg.train.epochs * statistics.mean(per_run)
+    sweep = len(cfg.sweep.models) * len(cfg.sweep.latents) * run_seconds
+    projected = sweep + cfg.classifier.train.epochs * classifier_epoch
+    replicates = len(cfg.sweep.models) * len(cfg.sweep.seeds)
+    print(f"projected training time of the classifier and the sweep {projected:.0f} s (bare steps: without "
+          f"evaluation and process start-up) = {projected / BUDGET_SECONDS:.2f} of the "
+          f"{BUDGET_SECONDS // 60}-minute budget")
+    print(f"the {replicates} seed replicates add {replicates * run_seconds:.0f} s "
+          f"= {replicates * run_seconds / sweep:.2f} of the sweep's time")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,144 @@
+"""The benchmarks on a tiny copy of the project: they run and print what they promise (behaviour, not speed).
+
+One tiny `benchmarks/pipeline.py` run (its clone kept) serves every test. compare.py is run on its
+measurement (`--from-json`), not on two fresh runs: two more pipeline runs would take minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from project import ROOT, TINY, Project
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from pipeline import apply_params  # noqa: E402 - benchmarks/ is not a package
+
+BENCH = {**TINY, "sweep.latents": [4], "sweep.seeds": [0]}  # one training per model in each matrix: fewer stages
+MODELS = ("ae", "vae", "vqvae")
+TRAINING = {"classifier", "vqvae2", "prior_top", "prior_bottom"} | {f"{kind}@{m}-{n}" for m in MODELS
+                                                                    for kind, n in (("train", 4), ("replicate", 0))}
+STAGES = TRAINING | {"validate", "data", "sweep_summary", "reconstruct", "extract_codes", "sample", "eval_noise",
+                     "eval_traversal", "eval_interpolation", "eval_probe", "eval_generation", "rate_distortion", "report"}
+NEW_STAGES = {"validate", "rate_distortion"} | {f"replicate@{m}-0" for m in MODELS}  # not in the baseline 8054ffc
+ROW = re.compile(r"^\s*(\S+)\s+([\d.]+)\s+([\d.]+)%\s+(\d+)(?:\s+([\d.]+)\s+([\d.]+)\s+([\d.]+))?\s*$")
+
+
+def one_core() -> None:
+    """Pin a process to one core: on a loaded 2-core machine two threads that wait for each other make
+    each step many times slower (the stages take their thread count from the affinity)."""
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def run_pinned(project: Project, *args: str, cwd=None, env: dict | None = None) -> str:
+    """The stdout of `args` run on one core in the project's environment; fail with its output."""
+    done = subprocess.run(args, cwd=cwd or project.path, env={**project.env, **(env or {})}, capture_output=True,
+                          text=True, preexec_fn=one_core)
+    if done.returncode != 0:
+        pytest.fail(f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory, mirror) -> Project:
+    """The tiny project benchmarked once; `clone` is the run's project, `measured` its JSON, `shown` its stdout."""
+    p = Project(tmp_path_factory.mktemp("project"), mirror, BENCH)
+    # A committed output of a bigger run in an older format (as HEAD carries 8054ffc's): sweep_summary reads
+    # every file of metrics/train, so the benchmark's clone must start without it.
+    (p.path / "metrics" / "train").mkdir(parents=True)
+    (p.path / "metrics" / "train" / "ae-2.json").write_text(json.dumps({"epochs": 3, "test": {"loss": 142.2}}))
+    (p.path / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train@ae-2": {
+        "cmd": "python stages/train.py ae 2", "outs": [{"path": "metrics/train/ae-2.json"}]}}}))
+    p.commit("the outputs of an older, bigger run")
+    work, out = tmp_path_factory.mktemp("bench"), tmp_path_factory.mktemp("out") / "tiny.json"
+    p.clone, p.json = work / "project", out
+    p.shown = run_pinned(p, sys.executable, str(ROOT / "benchmarks" / "pipeline.py"), "--project", str(p.path),
+                         "--steps", "5", "--workdir", str(work), "--json", str(out))
+    p.measured = json.loads(out.read_text())
+    return p
+
+
+def table_rows(shown: str) -> dict[str, tuple]:
+    """stage -> (seconds, share %, peak MiB, epoch s, bare epoch s, ratio) of the printed table."""
+    rows = {}
+    for line in shown.splitlines():
+        if match := ROW.match(line):
+            name, *numbers = match.groups()
+            rows[name] = tuple(None if n is None else float(n) for n in numbers)
+    return rows
+
+
+def test_the_table_has_every_stage_with_its_time_peak_and_epoch_ratio(bench):
+    rows = table_rows(bench.shown)
+    assert set(rows) == STAGES == set(yaml.safe_load((bench.clone / "dvc.lock").read_text())["stages"]), bench.shown
+    for name, (seconds, share, peak, epoch, bare, ratio) in rows.items():
+        assert seconds > 0 and share > 0 and peak > 0, (name, bench.shown)
+        assert (ratio is not None) == (name in TRAINING), (name, bench.shown)
+        if name in TRAINING:
+            assert epoch > 0 and bare > 0 and ratio > 0, (name, bench.shown)
+    assert re.search(r"^total [\d.]+ s for \d+ stages", bench.shown, re.M), bench.shown
+    assert re.search(r"^largest peak \d+ MiB \(\S+\) = [\d.]+ of the 4096 MiB limit", bench.shown, re.M), bench.shown
+
+
+def test_the_clone_starts_without_outputs_runs_its_own_library_and_the_json_holds_the_table(bench):
+    assert not (bench.clone / "metrics" / "train" / "ae-2.json").exists()  # the committed output was removed
+    assert bench.measured["library"] == str(bench.clone / "src" / "latentlab" / "__init__.py")
+    assert bench.measured["commit"] == bench.run("git", "rev-parse", "HEAD").stdout.strip()
+    stages = {s["stage"]: s for s in bench.measured["stages"]}
+    assert set(stages) == STAGES
+    assert all(s["seconds"] > 0 and s["peak_mib"] > 0 for s in stages.values())
+    assert all((s["ratio"] is not None) == (name in TRAINING) for name, s in stages.items())
+    whole = bench.measured["startup_seconds"] + sum(s["seconds"] for s in stages.values())
+    assert math.isclose(whole, bench.measured["seconds"], rel_tol=1e-9)
+
+
+def test_compare_builds_the_ratios_from_the_stage_seconds_it_writes(bench, tmp_path):
+    """A made-up baseline from the tiny measurement: without the new stages, every stage twice as slow."""
+    baseline = dict(bench.measured, commit="0" * 40, startup_seconds=2 * bench.measured["startup_seconds"],
+                    stages=[dict(s, seconds=2 * s["seconds"]) for s in bench.measured["stages"]
+                            if s["stage"] not in NEW_STAGES])
+    baseline["seconds"] = baseline["startup_seconds"] + sum(s["seconds"] for s in baseline["stages"])
+    (tmp_path / "baseline.json").write_text(json.dumps(baseline))
+    out = tmp_path / "results" / "pipeline.json"
+    shown = bench.run(sys.executable, str(ROOT / "benchmarks" / "compare.py"), "--from-json",
+                      str(tmp_path / "baseline.json"), str(bench.json), "--out", str(out)).stdout
+    result = json.loads(out.read_text())
+    for key in ("baseline_commit", "baseline_seconds", "commit", "seconds", "ratio", "ratio_with_seeds", "stages",
+                "date", "cpu", "cores", "avx512"):
+        assert key in result, key
+    stages = {s["stage"]: s for s in result["stages"]}
+    assert set(stages) == STAGES and set(result["new_stages"]) == NEW_STAGES
+    assert all(stages[name]["baseline_seconds"] is None for name in NEW_STAGES)
+    shared = result["startup_seconds"] + sum(s["seconds"] for name, s in stages.items() if name not in NEW_STAGES)
+    base = result["baseline_startup_seconds"] + sum(s["baseline_seconds"] or 0 for s in stages.values())
+    assert math.isclose(base, result["baseline_seconds"])
+    assert math.isclose(result["ratio"], shared / base) and math.isclose(result["ratio"], 0.5)
+    assert math.isclose(result["ratio_with_seeds"], result["seconds"] / base)
+    assert re.search(r"^ratio 0\.50 \(the baseline's stages\), ratio_with_seeds [\d.]+", shown, re.M), shown
+
+
+@pytest.mark.parametrize("script, options, ratio", [
+    ("foundation.py", ["--steps", "3"], r"= [\d.]+ of the 12-minute budget"),
+    ("sampling.py", ["--per-label", "2", "--naive-samples", "10"], r"= [\d.]+ of the 60 s target"),
+])
+def test_foundation_and_sampling_run_on_the_tiny_models(bench, script, options, ratio):
+    """Not tests of speed: they must run on the tiny run's data and models and print their ratio."""
+    shown = run_pinned(bench, sys.executable, str(ROOT / "benchmarks" / script), *options, cwd=bench.clone,
+                       env={"PYTHONPATH": str(bench.clone / "src")})
+    assert re.search(ratio, shown) and re.search(r"[\d.]+x faster", shown), shown
+
+
+def test_params_a_commit_lacks_are_skipped(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump({"data": {"train_size": None}, "sweep": {"latents": [2]}}))
+    skipped = apply_params(tmp_path, {"data.train_size": 300, "data.validation_size": 100, "sweep.seeds": [0],
+                                      "nothing.here": 1})
+    assert skipped == ["data.validation_size", "sweep.seeds", "nothing.here"]
+    assert yaml.safe_load((tmp_path / "params.yaml").read_text()) == {"data": {"train_size": 300},
+                                                                       "sweep": {"latents": [2]}}

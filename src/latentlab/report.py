@@ -294,9 +294,10 @@ def number_table(m: Metrics) -> pd.DataFrame:
 
 
 def headline(m: Metrics) -> dict[str, float]:
-    """The few numbers `dvc exp show` shows beside the params (README): test MSE of each model at
-    model.latent (means over seeds), and how well VQ-VAE-2 generates (FID, share of requested labels)."""
+    """The few numbers `dvc exp show` shows beside the params (README), rounded to 3 significant digits to
+    fit a 120-column terminal: test MSE of each model at model.latent (means over seeds), and how well
+    VQ-VAE-2 generates (FID, share of requested labels). metrics/*.json hold every digit."""
     numbers = {f"mse.{name}": m.estimate("reconstruct", name, "mse") for name in (*SWEEP_MODELS, "vqvae2")}
     numbers["fid.vqvae2"] = Estimate.from_dict(m["generation"]["vqvae2_prior"]["fid"])
     numbers["share.vqvae2"] = Estimate.from_dict(m["sample"]["conditional"]["label_share"])
-    return {key: e.mean for key, e in numbers.items() if e is not None}
+    return {key: float(f"{e.mean:.3g}") for key, e in numbers.items() if e is not None}  # 3 digits: a table, not a record

@@ -233,18 +233,46 @@ def readme_exp_show() -> list[str]:
     return shlex.split(line.group(1))
 
 
-def test_two_queued_experiments_run_in_parallel_and_show_in_120_columns(project):
-    for change in ("noise.images=10", "noise.images=12"):  # each reruns eval_noise: long enough to be seen
+def flat_keys(node, prefix: str = "") -> list[str]:
+    if isinstance(node, dict):
+        return [key for name, value in node.items() for key in flat_keys(value, f"{prefix}{name}.")]
+    return [prefix[:-1]]
+
+
+def test_the_readme_experiments_table_drops_every_metric_but_the_headline_and_no_param():
+    """The README's `--drop` regex, checked against every key of params.yaml and of the committed
+    metrics files (named without their file, as DVC names a column whose name is unique)."""
+    command = readme_exp_show()
+    drop = re.compile(command[command.index("--drop") + 1])
+    params = flat_keys(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    assert not [key for key in params if drop.match(key)], "the README's exp show command drops these params"
+    headline = {f"metrics/headline.json:{key}" for key in flat_keys(json.loads((ROOT / "metrics/headline.json").read_text()))}
+    metrics = {f"{path.relative_to(ROOT)}:{key}" for path in (ROOT / "metrics").rglob("*.json")
+               for key in flat_keys(json.loads(path.read_text()))}
+    shown = [name for name in metrics - headline if not drop.match(name.split(":", 1)[1])]
+    assert not shown, f"the README's exp show command shows these metrics: {shown[:10]}"
+    assert not [name for name in headline if drop.match(name.split(":", 1)[1])]
+
+
+def test_two_queued_experiments_run_in_parallel_and_show_in_120_columns(project, tmp_path):
+    for change in ("noise.images=10", "noise.images=12"):  # each reruns eval_noise
         project.dvc("exp", "run", "--queue", "-S", change)
-    project.dvc("queue", "start", "-j", "2")
-    at_once, deadline = 0, time.monotonic() + 600
+    # The workers inherit this environment: every stage process records when it ran (sitecustomize.py).
+    recording = {"LATENTLAB_RECORD_PARAMS": str(tmp_path),
+                 "PYTHONPATH": os.pathsep.join([project.env["PYTHONPATH"], str(ROOT / "tests" / "support")])}
+    project.dvc("queue", "start", "-j", "2", env=recording)
+    deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         status = project.dvc("queue", "status").stdout
-        at_once = max(at_once, status.count("Running"))
         if "Running" not in status and "Queued" not in status:
             break
-        time.sleep(0.2)
-    assert status.count("Success") == 2 and at_once == 2, status
+        time.sleep(1)
+    assert status.count("Success") == 2, status
+    runs = [json.loads(path.read_text()) for path in tmp_path.glob("*.json")]
+    noise = sorted((r["started"], r["ended"]) for r in runs if any("eval_noise" in arg for arg in r["argv"]))
+    assert len(noise) == 2, runs
+    (_, first_end), (second_start, _) = noise
+    assert second_start < first_end, f"eval_noise of the two experiments ran one after the other: {noise}"
     command = readme_exp_show()
     shown = project.run(str(BIN / "dvc"), *command[1:], "--no-pager", env={"COLUMNS": "120"}).stdout
     lines = shown.splitlines()

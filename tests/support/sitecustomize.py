@@ -2,7 +2,8 @@
 
 With LATENTLAB_RECORD_PARAMS=<folder> and this folder on PYTHONPATH, every Python process that
 imports latentlab.config gets a `load_config` whose result records each leaf key read from it
-(e.g. `train.lr`), and writes them with the process's command line to <folder> when it exits.
+(e.g. `train.lr`), and writes them with the process's command line, and the times it imported the
+config module and exited, to <folder> when it exits.
 Other processes (dvc itself) are untouched: nothing happens until latentlab.config is imported.
 """
 
@@ -12,6 +13,7 @@ import importlib.util
 import json
 import os
 import sys
+import time
 
 FOLDER = os.environ.get("LATENTLAB_RECORD_PARAMS")
 
@@ -54,6 +56,7 @@ class Recorder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module):
         self.original.exec_module(module)
         reads = set()
+        started = time.time()
         load = module.load_config
         module.load_config = lambda *args, **kwargs: recorded(load(*args, **kwargs), "", reads)
 
@@ -61,7 +64,7 @@ class Recorder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
         def write():
             with open(os.path.join(FOLDER, f"{os.getpid()}.json"), "w") as f:
-                json.dump({"argv": sys.argv, "reads": sorted(reads)}, f)
+                json.dump({"argv": sys.argv, "reads": sorted(reads), "started": started, "ended": time.time()}, f)
 
         atexit.register(write)
 

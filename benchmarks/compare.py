@@ -1,7 +1,7 @@
 """Two commits timed back to back on this machine: the baseline's whole run, then ours.
 
     python benchmarks/compare.py [--baseline 8054ffc] [--commit HEAD] [--out benchmarks/results/pipeline.json]
-                                 [--params KEY=VALUE ...] [--from-json BASELINE.json NEW.json]
+                                 [--params KEY=VALUE ...] [--from-json BASELINE.json NEW.json] [--workdir DIR]
 
 Each commit runs in a fresh clone of this repository with an empty DVC cache and its own library
 (benchmarks/pipeline.py), the baseline first. Writes the JSON and prints the per-stage table:
@@ -91,15 +91,18 @@ def main() -> None:
     parser.add_argument("--params", nargs="*", default=[], metavar="KEY=VALUE", help="edits of both params.yaml")
     parser.add_argument("--steps", type=int, default=30, help="timed training steps per network")
     parser.add_argument("--from-json", type=Path, nargs=2, metavar=("BASELINE", "NEW"))
+    parser.add_argument("--workdir", type=Path, help="keep the clones in DIR/baseline and DIR/new (default: delete them)")
     args = parser.parse_args()
     if args.from_json:
         baseline, new = (json.loads(path.read_text()) for path in args.from_json)
     else:
         changes = parse_params(args.params)
         runs = []
-        for commit in (args.baseline, args.commit):  # back to back, the baseline first
-            with tempfile.TemporaryDirectory(prefix="latentlab-compare-") as workdir:
-                runs.append(benchmark(ROOT, commit, changes, Path(workdir), args.steps))
+        for label, commit in (("baseline", args.baseline), ("new", args.commit)):  # back to back, the baseline first
+            with tempfile.TemporaryDirectory(prefix="latentlab-compare-") as temporary:
+                workdir = args.workdir.resolve() / label if args.workdir else Path(temporary)
+                workdir.mkdir(parents=True, exist_ok=True)
+                runs.append(benchmark(ROOT, commit, changes, workdir, args.steps))
         baseline, new = runs
     result = comparison(baseline, new, machine())
     args.out.parent.mkdir(parents=True, exist_ok=True)

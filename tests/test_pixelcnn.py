@@ -18,19 +18,26 @@ def prior(grid=(5, 5), layers=4, conditioned=False, kernel_size=3) -> PixelCNN:
 
 
 def influence(model: PixelCNN, codes: torch.Tensor, labels: torch.Tensor, position: tuple[int, int]) -> torch.Tensor:
-    """|d logits at `position` / d input embedding|, summed over channels: (H, W)."""
+    """|d head input at `position` / d input embedding|, summed over channels: (H, W). The head is 1x1
+    convolutions, so the logits at `position` see what its input there sees; measured before the head's
+    ReLUs, which in a tiny random network can all be off at a position and pass no gradient."""
     captured = {}
 
-    def keep(module, inputs, output):
+    def keep_embedding(module, inputs, output):
         output.retain_grad()
         captured["embedding"] = output
 
-    handle = model.embed.register_forward_hook(keep)
+    def keep_head_input(module, inputs):
+        captured["head_input"] = inputs[0]
+
+    handles = [model.embed.register_forward_hook(keep_embedding),
+               model.head.register_forward_pre_hook(keep_head_input)]
     try:
-        logits = model(codes, labels)
+        model(codes, labels)
     finally:
-        handle.remove()
-    logits[0, :, position[0], position[1]].sum().backward()
+        for handle in handles:
+            handle.remove()
+    captured["head_input"][0, :, position[0], position[1]].sum().backward()
     return captured["embedding"].grad[0].abs().sum(-1)
 
 
@@ -171,3 +178,23 @@ def test_sampling_on_a_device_equals_the_definition_there(conditioned, device):
     assert torch.equal(fast, reference)
     assert torch.equal(fast, naive_sample(model, labels, top, torch.Generator(device).manual_seed(7), 0.8))
 
+
+
+@pytest.mark.parametrize("conditioned", [False, True])
+def test_bfloat16_training_keeps_weights_loss_and_evaluation_float32(conditioned):
+    """Training may run in bf16 (fast CPUs); the loss, the gradients and evaluation do not."""
+    torch.manual_seed(0)
+    model = prior(grid=(4, 4), layers=3, conditioned=conditioned)
+    batch = (torch.randint(0, 7, (4, 4, 4)), torch.tensor([0, 1, 2, 3]))
+    if conditioned:
+        batch += (torch.randint(0, 5, (4, 2, 2)),)
+    model.bf16_training = True
+    model.train()
+    loss = model.losses(batch)["nll"]
+    loss.backward()
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    assert all(p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all() for p in model.parameters())
+    model.eval()
+    evaluated = model.losses(batch)["nll"]
+    model.bf16_training = False
+    assert torch.equal(evaluated, model.losses(batch)["nll"])  # evaluation is float32 either way

@@ -111,3 +111,15 @@ def test_extraction_agrees_across_devices(mnist_test_images, device):
     assert torch.equal(codes.top, expected.top) and torch.equal(codes.bottom, expected.bottom)
     images = decode(on_device, codes.top.to(device), codes.bottom.to(device))
     assert torch.allclose(images.cpu(), decode(model, expected.top, expected.bottom), atol=1e-5)
+
+
+def test_bfloat16_training_keeps_the_quantizers_float32():
+    """The convolutions may train in bf16; nearest codes and EMA codebooks stay float32."""
+    torch.manual_seed(0)
+    model = build_model("vqvae2", vqvae2_config()).train()
+    model.bf16_training = True
+    losses = model.losses((torch.rand(4, 1, 28, 28),))
+    sum(losses.values()).backward()
+    assert all(v.dtype == torch.float32 and torch.isfinite(v) for v in losses.values())
+    for quantizer in (model.quantize_top, model.quantize_bottom):
+        assert quantizer.codebook.dtype == torch.float32 and torch.isfinite(quantizer.codebook).all()

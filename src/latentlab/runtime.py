@@ -24,6 +24,13 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def native_bf16() -> bool:
+    """Whether this CPU has bfloat16 arithmetic (AVX512-BF16 or AMX), where bf16 convolutions are fast.
+    Only the priors and VQ-VAE-2 use it, in training: floats then differ from a CPU without it, as
+    they already do between CPUs."""
+    return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+
+
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

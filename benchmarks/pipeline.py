@@ -83,7 +83,8 @@ def apply_params(project: Path, changes: dict[str, Any]) -> list[str]:
             skipped.append(key)
             continue
         node[leaf] = value
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if len(skipped) < len(changes):  # untouched otherwise: its comments, and the hash dvc.lock records
+        (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return skipped
 
 

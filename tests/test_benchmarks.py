@@ -20,6 +20,7 @@ from project import ROOT, TINY, Project
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from pipeline import apply_params  # noqa: E402 - benchmarks/ is not a package
+from stagetimer import POLL_SECONDS  # noqa: E402
 
 BENCH = {**TINY, "sweep.latents": [4], "sweep.seeds": [0]}  # one training per model in each matrix: fewer stages
 MODELS = ("ae", "vae", "vqvae")
@@ -75,11 +76,16 @@ def table_rows(shown: str) -> dict[str, tuple]:
     return rows
 
 
+def seen_too_briefly(seconds: float) -> bool:
+    """A stage shorter than two memory polls (`validate`: 0.1 s) may end before any poll sees it."""
+    return seconds < 2 * POLL_SECONDS
+
+
 def test_the_table_has_every_stage_with_its_time_peak_and_epoch_ratio(bench):
     rows = table_rows(bench.shown)
     assert set(rows) == STAGES == set(yaml.safe_load((bench.clone / "dvc.lock").read_text())["stages"]), bench.shown
     for name, (seconds, share, peak, epoch, bare, ratio) in rows.items():
-        assert seconds > 0 and share > 0 and peak > 0, (name, bench.shown)
+        assert seconds > 0 and share > 0 and (peak > 0 or seen_too_briefly(seconds)), (name, bench.shown)
         assert (ratio is not None) == (name in TRAINING), (name, bench.shown)
         if name in TRAINING:
             assert epoch > 0 and bare > 0 and ratio > 0, (name, bench.shown)
@@ -93,7 +99,7 @@ def test_the_clone_starts_without_outputs_runs_its_own_library_and_the_json_hold
     assert bench.measured["commit"] == bench.run("git", "rev-parse", "HEAD").stdout.strip()
     stages = {s["stage"]: s for s in bench.measured["stages"]}
     assert set(stages) == STAGES
-    assert all(s["seconds"] > 0 and s["peak_mib"] > 0 for s in stages.values())
+    assert all(s["seconds"] > 0 and (s["peak_mib"] > 0 or seen_too_briefly(s["seconds"])) for s in stages.values())
     assert all((s["ratio"] is not None) == (name in TRAINING) for name, s in stages.items())
     whole = bench.measured["startup_seconds"] + sum(s["seconds"] for s in stages.values())
     assert math.isclose(whole, bench.measured["seconds"], rel_tol=1e-9)

@@ -255,6 +255,7 @@ def test_the_readme_experiments_table_drops_every_metric_but_the_headline_and_no
 
 
 def test_two_queued_experiments_run_in_parallel_and_show_in_120_columns(project, tmp_path):
+    project.dvc("exp", "remove", "--all-commits")  # other tests' experiments: the table shows these two only
     for change in ("noise.images=10", "noise.images=12"):  # each reruns eval_noise
         project.dvc("exp", "run", "--queue", "-S", change)
     # The workers inherit this environment: every stage process records when it ran (sitecustomize.py).

@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -99,10 +100,10 @@ def main() -> None:
         changes = parse_params(args.params)
         runs = []
         for label, commit in (("baseline", args.baseline), ("new", args.commit)):  # back to back, the baseline first
-            with tempfile.TemporaryDirectory(prefix="latentlab-compare-") as temporary:
-                workdir = args.workdir.resolve() / label if args.workdir else Path(temporary)
-                workdir.mkdir(parents=True, exist_ok=True)
-                runs.append(benchmark(ROOT, commit, changes, workdir, args.steps))
+            kept = args.workdir.resolve() / label if args.workdir else None
+            with nullcontext(kept) if kept else tempfile.TemporaryDirectory(prefix="latentlab-compare-") as workdir:
+                Path(workdir).mkdir(parents=True, exist_ok=True)
+                runs.append(benchmark(ROOT, commit, changes, Path(workdir), args.steps))
         baseline, new = runs
     result = comparison(baseline, new, machine())
     args.out.parent.mkdir(parents=True, exist_ok=True)

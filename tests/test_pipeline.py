@@ -233,22 +233,16 @@ def readme_exp_show() -> list[str]:
     return shlex.split(line.group(1))
 
 
-def flat_keys(node, prefix: str = "") -> list[str]:
-    if isinstance(node, dict):
-        return [key for name, value in node.items() for key in flat_keys(value, f"{prefix}{name}.")]
-    return [prefix[:-1]]
-
-
 def test_the_readme_experiments_table_drops_every_metric_but_the_headline_and_no_param():
     """The README's `--drop` regex, checked against every key of params.yaml and of the committed
     metrics files (named without their file, as DVC names a column whose name is unique)."""
     command = readme_exp_show()
     drop = re.compile(command[command.index("--drop") + 1])
-    params = flat_keys(yaml.safe_load((ROOT / "params.yaml").read_text()))
+    params = leaves(yaml.safe_load((ROOT / "params.yaml").read_text()), "")
     assert not [key for key in params if drop.match(key)], "the README's exp show command drops these params"
-    headline = {f"metrics/headline.json:{key}" for key in flat_keys(json.loads((ROOT / "metrics/headline.json").read_text()))}
+    headline = {f"metrics/headline.json:{key}" for key in leaves(json.loads((ROOT / "metrics/headline.json").read_text()), "")}
     metrics = {f"{path.relative_to(ROOT)}:{key}" for path in (ROOT / "metrics").rglob("*.json")
-               for key in flat_keys(json.loads(path.read_text()))}
+               for key in leaves(json.loads(path.read_text()), "")}
     shown = [name for name in metrics - headline if not drop.match(name.split(":", 1)[1])]
     assert not shown, f"the README's exp show command shows these metrics: {shown[:10]}"
     assert not [name for name in headline if drop.match(name.split(":", 1)[1])]

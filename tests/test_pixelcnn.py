@@ -179,7 +179,6 @@ def test_sampling_on_a_device_equals_the_definition_there(conditioned, device):
     assert torch.equal(fast, naive_sample(model, labels, top, torch.Generator(device).manual_seed(7), 0.8))
 
 
-
 @pytest.mark.parametrize("conditioned", [False, True])
 def test_bfloat16_training_keeps_weights_loss_and_evaluation_float32(conditioned):
     """Training may run in bf16 (fast CPUs); the loss, the gradients and evaluation do not."""

@@ -14,7 +14,7 @@ from latentlab.cli import run
 from latentlab.config import load_config
 from latentlab.data import load_info, load_split
 from latentlab.evaluate import generation as g
-from latentlab.evaluate.classifier_score import class_histogram, predict
+from latentlab.evaluate.classifier_score import class_histogram, predict_from_features
 from latentlab.evaluate.contest import by_seed, contest_models
 from latentlab.evaluate.fid import classifier_features, fid
 from latentlab.io import atomic_folder, load_tensors, write_json
@@ -47,8 +47,9 @@ def main() -> None:
     reference = classifier_features(classifier, test.images, device)
 
     def scores(images: torch.Tensor) -> dict[str, float]:
-        return {"fid": fid(reference, classifier_features(classifier, images, device)),
-                "class_entropy_bits": class_histogram(predict(classifier, images, device), len(classes))["entropy_bits"]}
+        features = classifier_features(classifier, images, device)
+        predicted = predict_from_features(classifier, features, device)
+        return {"fid": fid(reference, features), "class_entropy_bits": class_histogram(predicted, len(classes))["entropy_bits"]}
 
     per_seed, shown = {}, {}
     for model_seed, models in by_seed(contest_models(args.replicates, cfg, device)).items():

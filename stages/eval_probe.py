@@ -10,7 +10,14 @@ from latentlab.checkpoint import load_model
 from latentlab.cli import run
 from latentlab.config import load_config
 from latentlab.data import load_split
-from latentlab.evaluate.contest import contest_models, score_contest, summarize_once, summarize_seeds, sweep_models
+from latentlab.evaluate.contest import (
+    contest_models,
+    same_weights,
+    score_contest,
+    summarize_once,
+    summarize_seeds,
+    sweep_models,
+)
 from latentlab.evaluate.probe import accuracy_figure, probe_hits
 from latentlab.figures import save_figure
 from latentlab.io import write_json
@@ -36,13 +43,20 @@ def main() -> None:
     def hits(model):
         return probe_hits(model, train.images, train.labels, test.images, test.labels, p.max_iter, p.neighbours, device)
 
-    by_latent = pd.DataFrame([{"model": name, "latent": latent, **{k: float(v.mean()) for k, v in hits(model).items()}}
-                              for (name, latent), model in sweep_models(args.sweep, cfg, device).items()])
+    sweep = sweep_models(args.sweep, cfg, device)
+    sweep_hits = {run: hits(model) for run, model in sweep.items()}
+
+    def contest_hits(model):  # the replicate at the sweep's seed is the sweep's run, copied: its probes are done
+        twin = next((run for run, other in sweep.items() if same_weights(model, other)), None)
+        return sweep_hits[twin] if twin else hits(model)
+
+    by_latent = pd.DataFrame([{"model": name, "latent": latent, **{k: float(v.mean()) for k, v in run_hits.items()}}
+                              for (name, latent), run_hits in sweep_hits.items()])
     vqvae2 = load_model(args.vqvae2, device)
     metrics = {"train_images": len(train), "latent": cfg.model.latent,
                "sweep": {name: {str(row.latent): {"logistic": row.logistic, "knn": row.knn} for row in rows.itertuples()}
                          for name, rows in by_latent.groupby("model", sort=False)},
-               **summarize_seeds(score_contest(contest_models(args.replicates, cfg, device), hits)),
+               **summarize_seeds(score_contest(contest_models(args.replicates, cfg, device), contest_hits)),
                "vqvae2": summarize_once(vqvae2, hits)}
     write_json(args.metrics, metrics)
     write_csv(args.table, by_latent)

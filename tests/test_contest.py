@@ -13,8 +13,10 @@ from latentlab.checkpoint import save_checkpoint
 from latentlab.config import load_config
 from latentlab.errors import CheckpointError
 from latentlab.evaluate.contest import (
+    checkpoints_in,
     contest_models,
     encode_all,
+    same_weights,
     score_contest,
     spread,
     summarize_once,
@@ -61,6 +63,20 @@ def test_sweep_models_are_found_by_content(cfg, tmp_path):
     found = sweep_models(tmp_path / "all", cfg, CPU)
     assert list(found) == [("ae", 2), ("ae", 4), ("vqvae", 2), ("vqvae", 4)]
     assert found["vqvae", 2].latent == 2
+
+
+def test_same_weights_tells_a_copy_from_another_run(tmp_path):
+    """eval_probe reuses the sweep's probes for the replicate copied from it, and only for that one."""
+    original = latent_model("ae", 4)
+    save_checkpoint(tmp_path / "ae.pt", "ae", sweep_config("ae", 4), original, 0)
+    (loaded,) = (c.model for c in checkpoints_in(tmp_path, CPU))
+    assert same_weights(loaded, original)
+    with torch.no_grad():
+        next(loaded.parameters())[0, 0] += 1e-6
+    assert not same_weights(loaded, original)
+    assert not same_weights(latent_model("ae", 4), original)  # another initialization
+    assert not same_weights(latent_model("ae", 2), original)  # other shapes
+    assert not same_weights(latent_model("vqvae", 4), original)  # other names
 
 
 def test_scores_are_summarized_over_seeds_from_each_seeds_mean():

@@ -68,7 +68,29 @@ def test_classifier_shapes():
     model = build_model("classifier", classifier_config()).eval()
     x = torch.rand(2, *SHAPE)
     assert model(x).shape == (2, 10) and model.features(x).shape == (2, 32)
-    assert set(model.measures((x, torch.tensor([0, 1])))) == {"accuracy"}
+    terms, measures = model.held_out_terms((x, torch.tensor([0, 1])))
+    assert set(terms) == {"nll"} and set(measures) == {"accuracy"}
+
+
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "vqvae2", "classifier"])
+def test_held_out_terms_are_the_losses_and_measures_of_two_passes(name):
+    """Scoring reads the measures from the loss's own forward pass where the model allows it: same numbers."""
+    model = latent_model(name) if name != "classifier" else build_model(name, classifier_config()).eval()
+    x, y = (torch.rand(6, *SHAPE) * torch.linspace(0, 1, 6).view(-1, 1, 1, 1)), torch.arange(6)
+    torch.manual_seed(0)
+    terms, measures = model.held_out_terms((x, y))
+    torch.manual_seed(0)  # the VAE's loss samples z: the same draw
+    expected_terms = model.losses((x, y))
+    if name == "classifier":
+        expected_measures = {"accuracy": (model(x).argmax(1) == y).float().mean()}
+    else:
+        expected_measures = model.measures((x,))
+    assert terms.keys() == expected_terms.keys() and measures.keys() == expected_measures.keys()
+    for got, expected in [*zip(terms.values(), expected_terms.values()), *zip(measures.values(), expected_measures.values())]:
+        assert torch.allclose(got, expected, rtol=1e-5, atol=1e-6), (got, expected)
+    if name != "classifier":
+        reconstruction = model.reconstruct(x)
+        assert torch.allclose(measures["mse"], (reconstruction - x).pow(2).mean(), rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "classifier", "vqvae2"])
@@ -148,3 +170,22 @@ def test_vqvae_codes_agree_across_devices(device):
     assert torch.equal(on_device.codes_of(model.encode(x).to(device)).cpu(), model.codes_of(model.encode(x)))
     decoded = on_device.decode_codes(codes)
     assert torch.allclose(decoded.cpu(), model.decode_codes(codes.cpu()), atol=1e-5)
+
+
+def test_the_classifier_may_train_in_bfloat16_and_judges_in_float32():
+    """Training autocasts its convolutions to bf16 where the CPU has it; the loss, gradients and verdicts are float32."""
+    torch.manual_seed(0)
+    model = build_model("classifier", classifier_config())
+    batch = (torch.rand(8, *SHAPE), torch.arange(8))
+    trained, evaluated = {}, {}
+    for bf16 in (False, True):
+        model.bf16_training = bf16
+        loss = model.train().losses(batch)["nll"]
+        loss.backward()
+        assert loss.dtype == torch.float32 and all(p.grad.dtype == torch.float32 for p in model.parameters())
+        trained[bf16] = loss.detach()
+    for bf16 in (False, True):
+        model.bf16_training = bf16
+        evaluated[bf16] = model.eval().losses(batch)["nll"]
+    assert not torch.equal(trained[True], trained[False])  # training did run in bf16
+    assert torch.equal(evaluated[True], evaluated[False])  # evaluation is float32 either way

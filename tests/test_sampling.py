@@ -7,7 +7,15 @@ import torch
 
 from conftest import SHAPE, classifier, latent_model, moved, priors, uint8_images
 from latentlab.codes import decode
-from latentlab.evaluate.classifier_score import class_histogram, hits, per_label_share, predict, to_uint8
+from latentlab.evaluate.classifier_score import (
+    class_histogram,
+    hits,
+    per_label_share,
+    predict,
+    predict_from_features,
+    to_uint8,
+)
+from latentlab.evaluate.fid import classifier_features
 from latentlab.evaluate.sampling import labels_like, labels_per_class, sample_images
 
 
@@ -91,3 +99,16 @@ def test_predict_agrees_across_devices(device):
     expected = judge(images.float() / 255).argmax(1)
     predicted = predict(moved(judge, device), images, device)
     assert predicted.device.type == "cpu" and torch.equal(predicted, expected)
+
+
+def test_labels_from_features_are_the_classifier_s_labels(device):
+    """eval_generation runs the convolutions once per image set: FID features, then the head alone."""
+    judge = classifier()
+    for norm in (m for m in judge.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+        norm.running_var.fill_(1e-4)  # untrained, the judge gives every image one label; this spreads its features
+    judge = moved(judge, device)
+    images = (uint8_images(40) * torch.linspace(0, 1, 40).view(-1, 1, 1, 1)).to(torch.uint8)  # dark to bright
+    features = classifier_features(judge, images, device)
+    predicted = predict_from_features(judge, features, device)
+    assert predicted.device.type == "cpu" and torch.equal(predicted, predict(judge, images, device))
+    assert len(predicted.unique()) > 1  # a judge with one answer would agree with anything

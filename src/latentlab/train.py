@@ -115,8 +115,8 @@ def evaluate(model: Trainable, data: Batched, device: torch.device) -> Metrics:
     model.eval()
     means = RunningMeans()
     for batch in data.batches(BATCH_SIZE, device=device):
-        terms = model.losses(batch)
-        means.add({"loss": sum(terms.values()), **terms, **model.measures(batch)}, weight=len(batch[0]))
+        terms, measures = model.held_out_terms(batch)
+        means.add({"loss": sum(terms.values()), **terms, **measures}, weight=len(batch[0]))
     return means.means()
 
 

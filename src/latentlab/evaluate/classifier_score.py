@@ -16,6 +16,13 @@ def predict(classifier: Classifier, images: torch.Tensor, device: torch.device) 
     return map_batches(lambda x: classifier(x).argmax(1), images, device)
 
 
+def predict_from_features(classifier: Classifier, features: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """Predicted labels (N,) from the classifier's penultimate features (`fid.classifier_features`):
+    only the head runs, so one pass of the convolutions serves both the FID and the labels."""
+    classifier.eval()
+    return map_batches(lambda f: classifier.head(f.float()).argmax(1), features, device)
+
+
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
     """Images in [0, 1] as the uint8 pixels a saved picture would hold."""
     return (images.clamp(0, 1) * 255).round().to(torch.uint8)

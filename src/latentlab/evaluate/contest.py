@@ -57,6 +57,12 @@ def sweep_models(folder: Path, cfg: Config, device: torch.device) -> dict[tuple[
     return {key: found[key] for key in _sweep_runs(cfg)}
 
 
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    """Whether two models hold equal tensors under the same names (e.g. a replicate copied from the sweep)."""
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(sa[k].shape == sb[k].shape and torch.equal(sa[k], sb[k]) for k in sa)
+
+
 def _sweep_runs(cfg: Config) -> list[tuple[str, int]]:
     return [(name, latent) for name in cfg.sweep.models for latent in cfg.sweep.latents]
 

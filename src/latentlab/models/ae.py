@@ -22,6 +22,7 @@ class Autoencoder(LatentModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
-    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def losses_and_logits(self, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         x = batch[0]
-        return {"recon": bernoulli_nll(self.decode(self.encode(x)), x)}
+        logits = self.decode(self.encode(x))
+        return {"recon": bernoulli_nll(logits, x)}, logits

@@ -31,6 +31,10 @@ class Classifier(Trainable):
             nn.Linear(c2 * (height // 4) * (width // 4), model.hidden), nn.ReLU(),
         )
         self.head = nn.Sequential(nn.Dropout(model.dropout), nn.Linear(model.hidden, num_classes))
+        # Training runs the convolutions in bfloat16 where the CPU has bf16 arithmetic: 1.7x faster steps,
+        # the stage 68 s against 96 s back to back, test accuracy 0.9942 against 0.9935. It judges in float32.
+        # (The sweep's small AE/VAE/VQ-VAE gained nothing from it: 38.1 s against 37.9 s per training.)
+        self.train_in_bf16_where_native()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Penultimate-layer features (B, hidden): the space of this study's FID."""
@@ -41,8 +45,12 @@ class Classifier(Trainable):
 
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         x, y = batch[0], batch[1]
-        return {"nll": F.cross_entropy(self(x), y)}
+        with self.training_autocast():
+            logits = self(x)
+        return {"nll": F.cross_entropy(logits.float(), y)}
 
-    def measures(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def held_out_terms(self, batch: Batch) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The loss and the accuracy from one forward pass."""
         x, y = batch[0], batch[1]
-        return {"accuracy": (self(x).argmax(1) == y).float().mean()}
+        logits = self(x)
+        return {"nll": F.cross_entropy(logits, y)}, {"accuracy": (logits.argmax(1) == y).float().mean()}

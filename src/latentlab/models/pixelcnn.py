@@ -19,7 +19,6 @@ from torch import nn
 
 from latentlab.config import PixelCNNModelConfig
 from latentlab.models.base import Batch, Trainable
-from latentlab.runtime import native_bf16
 from latentlab.schema import NonNegativeInt, PositiveInt
 
 
@@ -122,7 +121,7 @@ class PixelCNN(Trainable):
         # Training runs the network in bfloat16 where the CPU has bf16 arithmetic: 1.4-1.8x faster
         # steps (benchmarks/priors.py), the same test NLL. Weights, AdamW and the loss stay float32;
         # evaluation and sampling run in float32 (so the sampler stays exact).
-        self.bf16_training = native_bf16()
+        self.train_in_bf16_where_native()
 
     def condition(self, labels: torch.Tensor, condition_codes: torch.Tensor | None) -> torch.Tensor:
         """(B, C, 1, 1) from the label alone, or (B, C, H, W) with the condition codes."""
@@ -148,7 +147,7 @@ class PixelCNN(Trainable):
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Negative log-likelihood in nats per code. batch: (codes, labels[, condition codes])."""
         codes, labels, condition_codes = batch[0], batch[1], batch[2] if len(batch) > 2 else None
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.training and self.bf16_training):
+        with self.training_autocast():
             logits = self(codes, labels, condition_codes)
         return {"nll": F.cross_entropy(logits.float(), codes)}
 

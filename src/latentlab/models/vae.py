@@ -30,12 +30,17 @@ class VAE(LatentModel):
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self.decoder(z)
 
-    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def losses_and_logits(self, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The negative ELBO: reconstruction under one sample of z, plus beta * KL(q(z|x) || N(0, I))."""
         x = batch[0]
         mean, log_var = self.posterior(x)
         z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()  # reparameterization trick
-        return {"recon": bernoulli_nll(self.decode(z), x), "kl": self.beta * gaussian_kl(mean, log_var).mean()}
+        logits = self.decode(z)
+        return {"recon": bernoulli_nll(logits, x), "kl": self.beta * gaussian_kl(mean, log_var).mean()}, logits
+
+    def held_out_terms(self, batch: Batch) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """Two passes: the loss decodes a sampled z, the measures decode the posterior mean."""
+        return self.losses(batch), self.measures(batch)
 
     def measures(self, batch: Batch) -> dict[str, torch.Tensor]:
         """Besides MSE and reconstruction NLL: the rate, KL(q(z|x) || N(0, I)) in bits per image (unweighted)."""

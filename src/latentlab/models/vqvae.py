@@ -48,7 +48,8 @@ class VQVAE(LatentModel):
     def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
         return self.decode_unsnapped(self.quantizer.lookup(codes))
 
-    def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def losses_and_logits(self, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         x = batch[0]
         out = self.quantizer(self.encode(x))
-        return {"recon": bernoulli_nll(self.decode_unsnapped(out.quantized), x), **out.losses}
+        logits = self.decode_unsnapped(out.quantized)
+        return {"recon": bernoulli_nll(logits, x), **out.losses}, logits

@@ -86,8 +86,9 @@ def test_held_out_terms_are_the_losses_and_measures_of_two_passes(name):
     else:
         expected_measures = model.measures((x,))
     assert terms.keys() == expected_terms.keys() and measures.keys() == expected_measures.keys()
-    for got, expected in [*zip(terms.values(), expected_terms.values()), *zip(measures.values(), expected_measures.values())]:
-        assert torch.allclose(got, expected, rtol=1e-5, atol=1e-6), (got, expected)
+    for got, expected in [(terms, expected_terms), (measures, expected_measures)]:
+        for key in got:
+            assert torch.allclose(got[key], expected[key], rtol=1e-5, atol=1e-6), (key, got[key], expected[key])
     if name != "classifier":
         reconstruction = model.reconstruct(x)
         assert torch.allclose(measures["mse"], (reconstruction - x).pow(2).mean(), rtol=1e-5)

@@ -44,10 +44,10 @@ def main() -> None:
         return probe_hits(model, train.images, train.labels, test.images, test.labels, p.max_iter, p.neighbours, device)
 
     sweep = sweep_models(args.sweep, cfg, device)
-    sweep_hits = {run: hits(model) for run, model in sweep.items()}
+    sweep_hits = {key: hits(model) for key, model in sweep.items()}
 
     def contest_hits(model):  # the replicate at the sweep's seed is the sweep's run, copied: its probes are done
-        twin = next((run for run, other in sweep.items() if same_weights(model, other)), None)
+        twin = next((key for key, other in sweep.items() if same_weights(model, other)), None)
         return sweep_hits[twin] if twin else hits(model)
 
     by_latent = pd.DataFrame([{"model": name, "latent": latent, **{k: float(v.mean()) for k, v in run_hits.items()}}

@@ -40,6 +40,12 @@ TRAINED_BY = {  # stage name before "@": (params group of its training budget, i
     "prior_top": ("prior_top.train", "top"),
     "prior_bottom": ("prior_bottom.train", "bottom"),
 }
+try:
+    from latentlab.train import adamw as _optimizer  # the optimizer `fit` builds
+except ImportError:  # a library from before `adamw` (the baseline): its `fit` built plain AdamW
+    def _optimizer(model: torch.nn.Module, budget) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(model.parameters(), lr=budget.lr, weight_decay=budget.weight_decay)
+
 WARMUP_STEPS = 3
 EPOCH_LOG = Path("plots/metrics/epoch_seconds.tsv")
 
@@ -72,7 +78,7 @@ def bare_epoch_seconds(model: torch.nn.Module, data: Batched, budget, steps: int
     (robust to a busy neighbour), times the epoch's batches. Batches are drawn before the clock starts:
     only the network and the optimizer count. budget: a TrainConfig (batch_size, lr, weight_decay)."""
     model.to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=budget.lr, weight_decay=budget.weight_decay)
+    optimizer = _optimizer(model, budget)
     epochs = (data.batches(budget.batch_size, shuffle=True, device=device) for _ in itertools.count())
     batches = list(itertools.islice(itertools.chain.from_iterable(epochs), WARMUP_STEPS + steps))
     seconds = []

@@ -18,9 +18,9 @@ def main() -> None:
     train, validation, test = load_splits(args.data)
     config = {"image_shape": list(train.image_shape), "num_classes": len(load_info(args.data)["classes"]),
               "model": to_plain(cfg.classifier.model)}
-    _, history = train_and_save("classifier", config, train, {"validation": validation, "test": test},
-                                cfg.classifier.train, device=device, seed=cfg.base.seed, budget_key="classifier.train",
-                                inputs=[args.data], log_dir=args.log, checkpoint=args.checkpoint)
+    _, history = train_and_save("classifier", config, train, {"validation": validation}, cfg.classifier.train,
+                                device=device, seed=cfg.base.seed, budget_key="classifier.train", inputs=[args.data],
+                                log_dir=args.log, checkpoint=args.checkpoint, scored_at_end={"test": test})
     write_json(args.metrics, summarize(history))
 
 

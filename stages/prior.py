@@ -26,9 +26,10 @@ def main() -> None:
                   "grid": list(splits["train"].top.shape[1:]), "codebook_size": facts["codebook_sizes"]["top"],
                   "blocks": model.condition_blocks}}
     data = {name: split.for_prior(args.level) for name, split in splits.items()}
-    _, history = train_and_save("pixelcnn", config, data["train"], {"validation": data["validation"], "test": data["test"]},
-                                prior.train, device=device, seed=cfg.base.seed, budget_key=f"prior_{args.level}.train",
-                                inputs=[args.codes], log_dir=args.log, checkpoint=args.checkpoint)
+    _, history = train_and_save("pixelcnn", config, data["train"], {"validation": data["validation"]}, prior.train,
+                                device=device, seed=cfg.base.seed, budget_key=f"prior_{args.level}.train",
+                                inputs=[args.codes], log_dir=args.log, checkpoint=args.checkpoint,
+                                scored_at_end={"test": data["test"]})
     metrics = summarize(history)
     for split in ("validation", "test"):
         bits = metrics[split]["nll"] / math.log(2)

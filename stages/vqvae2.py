@@ -22,9 +22,9 @@ def main() -> None:
     device = setup(cfg.base)
     train, validation, test = load_splits(args.data)
     config = {"image_shape": list(train.image_shape), "model": to_plain(cfg.vqvae2.model)}
-    model, history = train_and_save("vqvae2", config, train, {"validation": validation, "test": test},
-                                    cfg.vqvae2.train, device=device, seed=cfg.base.seed, budget_key="vqvae2.train",
-                                    inputs=[args.data], log_dir=args.log, checkpoint=args.checkpoint)
+    model, history = train_and_save("vqvae2", config, train, {"validation": validation}, cfg.vqvae2.train,
+                                    device=device, seed=cfg.base.seed, budget_key="vqvae2.train", inputs=[args.data],
+                                    log_dir=args.log, checkpoint=args.checkpoint, scored_at_end={"test": test})
     metrics = {"slots": model.latent, **summarize(history)}  # slots: code positions of both levels
     metrics["test_interval"] = bootstrap_summary(per_image_scores(model, test.images, device))
     write_json(args.metrics, metrics)

@@ -127,6 +127,16 @@ def test_tile_lays_out_rows_of_different_length():
     assert canvas[0, 0, 0] == 255 and canvas[PAD + 30, PAD + 2 * 30, 0] == 255  # padding, and the missing third image
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_tile_matches_torchvision_make_grid(channels):
+    from torchvision.utils import make_grid
+
+    rows = [torch.rand(4, channels, 5, 7, generator=torch.Generator().manual_seed(i)) * 1.2 - 0.1 for i in range(3)]
+    expected = make_grid(torch.cat(rows).clamp(0, 1), nrow=4, padding=PAD, pad_value=1.0)[:channels]
+    expected = (expected * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    assert (tile(rows) == expected).all()
+
+
 def test_saved_figures_are_byte_reproducible(tmp_path):
     rows = [torch.rand(3, *SHAPE, generator=torch.Generator().manual_seed(0))]
     for name in ("a.png", "b.png"):

@@ -52,6 +52,16 @@ def test_scored_splits_hold_the_final_models_means(splits):
     assert history[-1]["test/loss"] == pytest.approx(again["loss"]) and history[-1]["test/mse"] == pytest.approx(again["mse"])
 
 
+def test_a_split_scored_at_end_appears_in_the_last_epoch_only(splits):
+    model = vqvae()
+    history = fit(model, splits["train"], {"validation": splits["validation"]}, tiny_train(epochs=2), device=CPU,
+                  title="t", scored_at_end={"test": splits["test"]})
+    assert not any(key.startswith("test/") for key in history[0]) and "validation/loss" in history[0]
+    again = evaluate(model, splits["test"], CPU)
+    assert history[-1]["test/loss"] == pytest.approx(again["loss"]) and history[-1]["test/mse"] == pytest.approx(again["mse"])
+    assert summarize(history)["test"]["mse"] == history[-1]["test/mse"]
+
+
 def test_running_means_weigh_each_batch_by_its_size():
     means = RunningMeans()
     means.add({"loss": torch.tensor(1.0)}, weight=3)

@@ -18,7 +18,7 @@ import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from torchvision.utils import make_grid  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 from latentlab.io import atomic_path  # noqa: E402
 from latentlab.names import MODEL_COLOURS, label  # noqa: E402
@@ -38,12 +38,17 @@ def save_figure(figure: plt.Figure, path: str | Path) -> None:
 
 def tile(rows: Sequence[torch.Tensor]) -> np.ndarray:
     """One uint8 picture (H, W, C) from rows of images in [0, 1], each (N, C, H, W); rows may differ in N
-    (a short row ends in white)."""
+    (a short row ends in white). PAD white pixels around every image, as torchvision's make_grid lays
+    them out (a test compares the two); written here because importing torchvision costs every stage
+    that draws a figure about 1.5 s (it imports torch._dynamo)."""
     columns = max(len(row) for row in rows)
     blank = torch.ones(1, *rows[0].shape[1:])
-    padded = [torch.cat([row.detach().cpu(), blank.expand(columns - len(row), -1, -1, -1)]) for row in rows]
-    grid = make_grid(torch.cat(padded).clamp(0, 1), nrow=columns, padding=PAD, pad_value=1.0)  # (3, H, W)
-    grid = grid[: rows[0].shape[1]] if rows[0].shape[1] == 1 else grid  # make_grid repeats a grey channel 3 times
+    images = torch.stack([torch.cat([row.detach().cpu(), blank.expand(columns - len(row), -1, -1, -1)])
+                          for row in rows]).clamp(0, 1)  # (rows, columns, C, H, W)
+    images = F.pad(images, (0, PAD, 0, PAD), value=1.0)  # white right of and below each image
+    n_rows, n_columns, channels, height, width = images.shape
+    grid = images.permute(2, 0, 3, 1, 4).reshape(channels, n_rows * height, n_columns * width)
+    grid = F.pad(grid, (PAD, 0, PAD, 0), value=1.0)  # and above and left of the first row and column
     return (grid * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 

@@ -35,13 +35,12 @@ def directions(codes: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def traverse(model: LatentModel, z: torch.Tensor, steps: torch.Tensor, offsets: list[float]) -> torch.Tensor:
-    """Images (coordinates, len(offsets), C, H, W): z + t * steps[c] for each c and t, decoded."""
+    """Images (coordinates, len(offsets), C, H, W): z + t * steps[c] for each c and t, decoded in one batch."""
     model.eval()
-    rows = []
-    for step in steps:
-        moved = torch.stack([z + t * step for t in offsets])  # (offsets, *code shape)
-        rows.append(torch.sigmoid(model.decode(moved)))
-    return torch.stack(rows)
+    moves = torch.tensor(offsets, dtype=z.dtype, device=z.device).view(1, -1, *[1] * z.ndim)
+    moved = z + moves * steps.unsqueeze(1)  # (coordinates, offsets, *code shape)
+    images = torch.sigmoid(model.decode(moved.flatten(0, 1)))
+    return images.view(*moved.shape[:2], *images.shape[1:])
 
 
 def change_scores(row: torch.Tensor, middle: int) -> dict[str, float]:

@@ -7,7 +7,7 @@ import math
 import torch
 
 from latentlab.config import TrunkConfig, VAEConfig
-from latentlab.models.base import Batch, LatentModel, bernoulli_nll
+from latentlab.models.base import Batch, LatentModel, bernoulli_nll, distortion
 from latentlab.models.trunk import Decoder, Encoder
 
 
@@ -33,19 +33,28 @@ class VAE(LatentModel):
     def losses_and_logits(self, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The negative ELBO: reconstruction under one sample of z, plus beta * KL(q(z|x) || N(0, I))."""
         x = batch[0]
-        mean, log_var = self.posterior(x)
+        return self._negative_elbo(x, *self.posterior(x))
+
+    def _negative_elbo(self, x: torch.Tensor, mean: torch.Tensor,
+                       log_var: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         z = mean + torch.randn_like(mean) * (0.5 * log_var).exp()  # reparameterization trick
         logits = self.decode(z)
         return {"recon": bernoulli_nll(logits, x), "kl": self.beta * gaussian_kl(mean, log_var).mean()}, logits
 
     def held_out_terms(self, batch: Batch) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """Two passes: the loss decodes a sampled z, the measures decode the posterior mean."""
-        return self.losses(batch), self.measures(batch)
+        """One encoder pass, two decodes: the loss decodes a sampled z, the measures the posterior mean."""
+        x = batch[0]
+        mean, log_var = self.posterior(x)
+        return self._negative_elbo(x, mean, log_var)[0], self._measures(x, mean, log_var)
 
     def measures(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Besides MSE and reconstruction NLL: the rate, KL(q(z|x) || N(0, I)) in bits per image (unweighted)."""
-        mean, log_var = self.posterior(batch[0])
-        return {**super().measures(batch), "kl_bits": gaussian_kl(mean, log_var).mean() / math.log(2)}
+        x = batch[0]
+        return self._measures(x, *self.posterior(x))
+
+    def _measures(self, x: torch.Tensor, mean: torch.Tensor, log_var: torch.Tensor) -> dict[str, torch.Tensor]:
+        """MSE and reconstruction NLL of decoding the posterior mean (as for every model), and the rate:
+        KL(q(z|x) || N(0, I)) in bits per image, unweighted by beta."""
+        return {**distortion(self.decode(mean), x), "kl_bits": gaussian_kl(mean, log_var).mean() / math.log(2)}
 
 
 def gaussian_kl(mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:

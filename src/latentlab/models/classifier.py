@@ -44,13 +44,16 @@ class Classifier(Trainable):
         return self.head(self.features(x))
 
     def losses(self, batch: Batch) -> dict[str, torch.Tensor]:
-        x, y = batch[0], batch[1]
-        with self.training_autocast():
-            logits = self(x)
-        return {"nll": F.cross_entropy(logits.float(), y)}
+        return self._loss_and_logits(batch)[0]
 
     def held_out_terms(self, batch: Batch) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """The loss and the accuracy from one forward pass."""
+        terms, logits = self._loss_and_logits(batch)
+        return terms, {"accuracy": (logits.argmax(1) == batch[1]).float().mean()}
+
+    def _loss_and_logits(self, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Cross-entropy of the labels, and the logits (float32; bf16 inside only while training)."""
         x, y = batch[0], batch[1]
-        logits = self(x)
-        return {"nll": F.cross_entropy(logits, y)}, {"accuracy": (logits.argmax(1) == y).float().mean()}
+        with self.training_autocast():
+            logits = self(x).float()
+        return {"nll": F.cross_entropy(logits, y)}, logits

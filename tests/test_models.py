@@ -10,6 +10,7 @@ import torch
 from conftest import SHAPE, classifier_config, latent_model, model_config, moved, sweep_config, vqvae2_config
 from latentlab.errors import ConfigError
 from latentlab.models import build_model
+from latentlab.models.trunk import FeatureMaps
 from latentlab.models.vae import gaussian_kl
 
 
@@ -26,6 +27,24 @@ def test_sweep_model_shapes_and_losses(name, latent):
     assert model.decode(z).shape == (2, *SHAPE)
     recon = model.reconstruct(x)
     assert recon.shape == (2, *SHAPE) and recon.min() >= 0 and recon.max() <= 1
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_decoder_lays_out_its_feature_maps_channels_last_without_changing_a_value(channels):
+    """Channels-last is a memory layout only: the same layers on plain maps give the same logits and
+    gradients, and callers get a contiguous tensor back (grey and RGB images)."""
+    torch.manual_seed(0)
+    decoder = build_model("ae", sweep_config("ae", latent=4) | {"image_shape": [channels, 28, 28]}).decoder
+    plain = torch.nn.Sequential(*(torch.nn.Unflatten(1, layer.unflattened_size) if isinstance(layer, FeatureMaps)
+                                  else layer for layer in decoder.net))
+    assert decoder.net[4].forward(torch.zeros(2, 16 * 7 * 7)).is_contiguous(memory_format=torch.channels_last)
+    z = torch.randn(3, 4)
+    out = decoder(z)
+    assert out.is_contiguous() and out.shape == (3, channels, 28, 28)
+    torch.testing.assert_close(out, plain(z))
+    (grad,) = torch.autograd.grad(out.square().sum(), decoder.net[5].weight)
+    (plain_grad,) = torch.autograd.grad(plain(z).square().sum(), plain[5].weight)
+    torch.testing.assert_close(grad, plain_grad)
 
 
 def test_loss_terms_are_named_per_model():

@@ -37,7 +37,8 @@ def test_the_decoder_lays_out_its_feature_maps_channels_last_without_changing_a_
     decoder = build_model("ae", sweep_config("ae", latent=4) | {"image_shape": [channels, 28, 28]}).decoder
     plain = torch.nn.Sequential(*(torch.nn.Unflatten(1, layer.unflattened_size) if isinstance(layer, FeatureMaps)
                                   else layer for layer in decoder.net))
-    assert decoder.net[4].forward(torch.zeros(2, 16 * 7 * 7)).is_contiguous(memory_format=torch.channels_last)
+    maps = decoder.net[4]
+    assert maps(torch.zeros(2, math.prod(maps.unflattened_size))).is_contiguous(memory_format=torch.channels_last)
     z = torch.randn(3, 4)
     out = decoder(z)
     assert out.is_contiguous() and out.shape == (3, channels, 28, 28)

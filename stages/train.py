@@ -34,9 +34,11 @@ def main() -> None:
         return
     train, validation, test = load_splits(args.data)
     config = sweep_model_config(args.model, train.image_shape, args.latent, cfg)
-    model, history = train_and_save(args.model, config, train, {"validation": validation, "test": test}, cfg.train,
+    # The per-epoch curve is the validation split's (the one "best" epochs are chosen on); the test
+    # split is scored once, after the last epoch.
+    model, history = train_and_save(args.model, config, train, {"validation": validation}, cfg.train,
                                     device=device, seed=args.seed, budget_key="train", inputs=[args.data],
-                                    log_dir=args.log, checkpoint=args.checkpoint)
+                                    log_dir=args.log, checkpoint=args.checkpoint, scored_at_end={"test": test})
     metrics = {"model": args.model, "latent": args.latent, "seed": args.seed, **summarize(history)}
     metrics["test"].update(mean_scores(per_image_scores(model, test.images, device)))
     if isinstance(model, VQVAE):

@@ -1,8 +1,10 @@
-"""The per-process setup every stage does once: threads, seed, device."""
+"""The per-process setup every stage does once: threads, seed, device, and how freed memory is kept."""
 
 from __future__ import annotations
 
+import ctypes
 import os
+import platform
 
 import torch
 
@@ -11,11 +13,37 @@ from latentlab.errors import ConfigError
 
 
 def setup(base: BaseConfig, seed: int | None = None) -> torch.device:
-    """Pick the device, use every core this process may run on, and seed all RNGs (base.seed by default)."""
+    """Pick the device, use every core this process may run on, keep freed memory for reuse, and seed
+    all RNGs (base.seed by default)."""
     device = pick_device(base.device)
+    keep_freed_memory()
     torch.set_num_threads(usable_cores())
     torch.manual_seed(base.seed if seed is None else seed)
     return device
+
+
+# glibc's mallopt parameters (malloc.h)
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MMAP_THRESHOLD = 32 * 2**20  # glibc's largest allowed on 64-bit systems
+TRIM_THRESHOLD = 2**30
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc's malloc keep freed blocks of up to 32 MB for the next allocation, instead of handing
+    them back to the operating system; return whether it could (only glibc, i.e. Linux, has the knobs).
+
+    A held-out batch's activations are 6-17 MB each (the judge's 256 x 16 x 28 x 28 floats: 12.8 MB).
+    By default glibc maps blocks that large fresh and unmaps them when freed, or trims the heap under
+    them, so the kernel zeroes and faults in every page again for the next op. Measured on 2 cores,
+    the same stage without and with this setting back to back: eval_generation 59-76 s with 6-41 s
+    of system time against 50-55 s with 0.9 s; eval_probe 66 against 55 s, extract_codes 16.6
+    against 13.8 s, eval_noise 16.3 against 13.0 s; a sweep training (system time 0.9 s) no different.
+    The process's peak memory is unchanged: it only keeps what it already had.
+    """
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    libc = ctypes.CDLL(None)  # the C library this process already runs on
+    return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
 def usable_cores() -> int:

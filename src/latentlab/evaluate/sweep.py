@@ -60,10 +60,10 @@ def sweep_metrics(table: pd.DataFrame) -> dict:
 
 
 def loss_curves(paths: dict[tuple[str, int], Path], logs: Path) -> pd.DataFrame:
-    """Long table (model, latent, split, epoch, loss) of every run's per-epoch train and test loss."""
+    """Long table (model, latent, split, epoch, loss) of every run's per-epoch train and validation loss."""
     frames = []
     for (name, latent), path in paths.items():
-        for split in ("train", "test"):
+        for split in ("train", "validation"):
             series = pd.read_csv(logs / path.stem / "plots" / "metrics" / split / "loss.tsv", sep="\t")  # DVCLive's layout
             frames.append(pd.DataFrame({"model": name, "latent": latent, "split": split,
                                         "epoch": series["step"] + 1, "loss": series["loss"]}))
@@ -71,20 +71,20 @@ def loss_curves(paths: dict[tuple[str, int], Path], logs: Path) -> pd.DataFrame:
 
 
 def loss_figure(curves: pd.DataFrame) -> plt.Figure:
-    """One panel per model: train (dashed) and test (solid) loss per epoch, one colour per latent size."""
+    """One panel per model: train (dashed) and validation (solid) loss per epoch, one colour per latent size."""
     models = list(curves["model"].unique())
     figure, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), squeeze=False, layout="constrained")
     for ax, model in zip(axes[0], models, strict=True):
         for i, (latent, rows) in enumerate(curves[curves["model"] == model].groupby("latent")):
-            for split, style in (("train", "--"), ("test", "-")):
+            for split, style in (("train", "--"), ("validation", "-")):
                 line = rows[rows["split"] == split]
                 ax.plot(line["epoch"], line["loss"], style, marker="o", markersize=3, color=plt.cm.viridis(i / 5),
-                        label=f"latent {latent}" if split == "test" else None)
+                        label=f"latent {latent}" if split == "validation" else None)
         ax.set(title=f"{label(model)}: its training objective", xlabel="epoch", ylabel="loss (nats per image)")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    figure.suptitle("Train (dashed) and test (solid) loss per epoch")
+    figure.suptitle("Train (dashed) and validation (solid) loss per epoch")
     return figure
 
 

@@ -37,9 +37,10 @@ class Encoder(nn.Module):
 class FeatureMaps(nn.Unflatten):
     """(B, C*H*W) -> (B, C, H, W), laid out channels-last in memory (the values are the same).
 
-    A transposed convolution to one channel has a weight (C_in, 1, 4, 4) that oneDNN reads as
-    channels-last, so on a CPU it copied its input into that layout in the forward pass and again in
-    the backward pass. Starting the decoder's feature maps channels-last avoids both copies: a training
+    PyTorch's CPU (oneDNN) convolution picks its memory layout from the weight's strides, and a
+    transposed convolution to one channel has a weight (C_in, 1, 4, 4) whose strides fit channels-last
+    as well as the default: it took channels-last, and copied its input into that layout in the forward
+    pass and again in the backward pass. Starting the decoder's feature maps channels-last avoids both copies: a training
     step of AE, VAE or VQ-VAE 1-2 ms faster (of 16-21 ms on 2 cores), a decode 20% faster.
     """
 

@@ -35,13 +35,15 @@ def keep_freed_memory() -> bool:
     A held-out batch's activations are 6-17 MB each (the judge's 256 x 16 x 28 x 28 floats: 12.8 MB).
     By default glibc maps blocks that large fresh and unmaps them when freed, or trims the heap under
     them (which, and how often, depends on what the process freed before), so the kernel zeroes and
-    faults in every page again for the next op. Measured on 2 cores,
-    the same stage without and with this setting back to back: eval_generation 59-76 s with 6-41 s
-    of system time against 50-55 s with 0.9 s; eval_probe 66 against 55 s, extract_codes 16.6
-    against 13.8 s, eval_noise 16.3 against 13.0 s; a sweep training (system time 0.9 s) and an epoch
-    of the bottom prior no different. Memory: the process keeps what it freed rather than what it never
-    had, so its peak moves little (those stages' peaks -4% to +7%; the study's largest, `sample`'s,
-    1649 MiB in the run benchmarks/README.md records, 1598 MiB in the run before this setting).
+    faults in every page again for the next op.
+
+    Measured on 2 cores, the same stage without and with this setting back to back: eval_generation
+    59-76 s with 6-41 s of system time against 50-55 s with 0.9 s; eval_probe 66 against 55 s,
+    extract_codes 16.6 against 13.8 s, eval_noise 16.3 against 13.0 s; a sweep training (system time
+    0.9 s) and an epoch of the bottom prior no different. Memory: the process keeps what it freed
+    rather than what it never had, so its peak moves little (those stages' peaks -4% to +7%; the
+    study's largest, `sample`'s, 1649 MiB in the run benchmarks/README.md records, 1598 MiB in the
+    run before this setting).
     """
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False

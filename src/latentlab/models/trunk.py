@@ -39,9 +39,10 @@ class FeatureMaps(nn.Unflatten):
 
     PyTorch's CPU (oneDNN) convolution picks its memory layout from the weight's strides, and a
     transposed convolution to one channel has a weight (C_in, 1, 4, 4) whose strides fit channels-last
-    as well as the default: it took channels-last, and copied its input into that layout in the forward
-    pass and again in the backward pass. Starting the decoder's feature maps channels-last avoids both copies: a training
-    step of AE, VAE or VQ-VAE 1-2 ms faster (of 16-21 ms on 2 cores), a decode 20% faster.
+    as well as the default: it took channels-last, and copied its input into that layout in the
+    forward pass and again in the backward pass. Starting the decoder's feature maps channels-last
+    avoids both copies: a training step of AE, VAE or VQ-VAE 1-2 ms faster (of 16-21 ms on 2 cores),
+    a decode 20% faster.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -141,6 +141,21 @@ def test_foundation_and_sampling_run_on_the_tiny_models(bench, script, options, 
     assert re.search(ratio, shown) and re.search(r"[\d.]+x faster", shown), shown
 
 
+def test_label_share_splits_the_loss_between_the_vqvae2_and_each_prior(bench, tmp_path):
+    """Three rows per temperature over the same test labels; the test codes' row reads no temperature."""
+    out = tmp_path / "shares.json"
+    shown = run_pinned(bench, sys.executable, str(ROOT / "benchmarks" / "label_share.py"), "--images", "40",
+                       "--temperatures", "1.0", "0.5", "--json", str(out), cwd=bench.clone,
+                       env={"PYTHONPATH": str(bench.clone / "src")})
+    rows = json.loads(out.read_text())
+    assert [(r["temperature"], r["codes"]) for r in rows] == [
+        (t, codes) for t in (1.0, 0.5) for codes in ("test codes", "test top, sampled bottom", "sampled top and bottom")]
+    assert all(r["images"] == 40 and r["low"] <= r["label_share"] <= r["high"] for r in rows), rows
+    assert rows[0]["label_share"] == rows[3]["label_share"]  # the test images' own codes: nothing drawn
+    for r in rows:
+        assert re.search(rf"{r['temperature']:.4f}\s+{r['codes']}\s+40\s+{r['label_share']:.4f}", shown), shown
+
+
 def test_params_a_commit_lacks_are_skipped(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump({"data": {"train_size": None}, "sweep": {"latents": [2]}}))
     skipped = apply_params(tmp_path, {"data.train_size": 300, "data.validation_size": 100, "sweep.seeds": [0],

@@ -32,37 +32,33 @@ from latentlab.cli import run
 from latentlab.codes import decode, load_codes
 from latentlab.config import load_config
 from latentlab.evaluate.classifier_score import hits, predict, to_uint8
+from latentlab.evaluate.sampling import sample_images
 from latentlab.runtime import setup
 from latentlab.stats import bootstrap
 
-SOURCES = ("test codes", "test top, sampled bottom", "sampled top and bottom")
 
-
-def judged(classifier, vqvae2, top: torch.Tensor, bottom: torch.Tensor, labels: torch.Tensor, batch_size: int,
+@torch.no_grad()
+def judged(models: dict, top: torch.Tensor, bottom: torch.Tensor, labels: torch.Tensor, batch_size: int,
            device: torch.device) -> torch.Tensor:
-    """1.0 per image whose decoded codes the judge assigns to its label, else 0.0 (N,)."""
-    images = torch.cat([to_uint8(decode(vqvae2, t, b))
+    """1.0 per image whose decoded codes the judge assigns to its label, else 0.0 (N,).
+    models: vqvae2, top, bottom, classifier."""
+    images = torch.cat([to_uint8(decode(models["vqvae2"], t, b))
                         for t, b in zip(top.split(batch_size), bottom.split(batch_size), strict=True)])
-    return hits(predict(classifier, images, device), labels)
+    return hits(predict(models["classifier"], images, device), labels)
 
 
 @torch.no_grad()
-def label_shares(models: dict, top: torch.Tensor, bottom: torch.Tensor, labels: torch.Tensor, temperature: float,
-                 batch_size: int, device: torch.device, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Per-image hits (N,) for each of SOURCES. models: vqvae2, top, bottom, classifier; codes drawn
-    `batch_size` at a time, as the `sample` stage draws them."""
+def drawn_shares(models: dict, top: torch.Tensor, labels: torch.Tensor, temperature: float, batch_size: int,
+                 device: torch.device, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Per-image hits (N,) of the two rows that draw codes, `batch_size` at a time; both levels are
+    drawn by the `sample` stage's own sampler."""
     generator = torch.Generator(device).manual_seed(seed)
-
-    def sampled_bottom(top_codes: torch.Tensor) -> torch.Tensor:
-        return torch.cat([models["bottom"].sample(y, condition_codes=t, temperature=temperature, generator=generator)
-                          for y, t in zip(labels.split(batch_size), top_codes.split(batch_size), strict=True)])
-
-    sampled_top = torch.cat([models["top"].sample(y, temperature=temperature, generator=generator)
-                             for y in labels.split(batch_size)])
-    codes = {"test codes": (top, bottom), "test top, sampled bottom": (top, sampled_bottom(top)),
-             "sampled top and bottom": (sampled_top, sampled_bottom(sampled_top))}
-    return {source: judged(models["classifier"], models["vqvae2"], *codes[source], labels, batch_size, device)
-            for source in SOURCES}
+    bottom = torch.cat([models["bottom"].sample(y, condition_codes=t, temperature=temperature, generator=generator)
+                        for y, t in zip(labels.split(batch_size), top.split(batch_size), strict=True)])
+    both = sample_images(models["vqvae2"], models["top"], models["bottom"], labels, temperature=temperature,
+                         batch_size=batch_size, generator=generator)
+    return {"test top, sampled bottom": judged(models, top, bottom, labels, batch_size, device),
+            "sampled top and bottom": hits(predict(models["classifier"], both, device), labels)}
 
 
 def main() -> None:
@@ -84,10 +80,12 @@ def main() -> None:
         parser.error(f"--images {args.images}: {args.codes} holds the codes of {len(test)} test images; ask for at most that")
     models = dict(zip(("vqvae2", "top", "bottom", "classifier"), (load_model(p, device) for p in args.models), strict=True))
     top, bottom, labels = (t[: args.images].long().to(device) for t in (test.top, test.bottom, test.labels))
+    batch_size = cfg.sample.batch_size
+    own = judged(models, top, bottom, labels, batch_size, device)  # the test codes: nothing drawn
     rows = []
     for temperature in args.temperatures:
-        for source, per_image in label_shares(models, top, bottom, labels, temperature, cfg.sample.batch_size, device,
-                                                 cfg.base.seed).items():
+        drawn = drawn_shares(models, top, labels, temperature, batch_size, device, cfg.base.seed)
+        for source, per_image in {"test codes": own, **drawn}.items():
             share = bootstrap(per_image)
             rows.append({"temperature": temperature, "codes": source, "images": len(per_image),
                          "label_share": share.mean, "low": share.low, "high": share.high})

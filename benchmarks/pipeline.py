@@ -12,7 +12,8 @@ training stage, its median epoch against one epoch of bare training steps of its
 (benchmarks/steps.py). Then the total, and the largest peak against the 4 GiB limit. Machines
 differ up to 2x from day to day: compare shares and ratios within one run.
 --params edits the clone's params.yaml (a tiny run); keys that commit's params.yaml lacks are skipped.
---workdir keeps the clone (e.g. to run foundation.py and sampling.py on its models).
+--workdir keeps the clone (e.g. to run foundation.py and sampling.py on its models) and, beside it,
+repro.log: what `dvc repro` printed.
 """
 
 from __future__ import annotations
@@ -89,8 +90,10 @@ def apply_params(project: Path, changes: dict[str, Any]) -> list[str]:
 
 
 def project_env(project: Path) -> dict[str, str]:
-    """The environment of the run: this Python's bin first on PATH, the clone's own library on PYTHONPATH."""
-    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": str(project / "src"),
+    """The environment of the run: this Python's bin first on PATH, the clone's own library first on
+    PYTHONPATH (before what PYTHONPATH held, e.g. a folder of sitecustomize hooks)."""
+    path = os.pathsep.join(filter(None, [str(project / "src"), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "PYTHONPATH": path,
             "DVC_NO_ANALYTICS": "1"}
 
 
@@ -134,6 +137,7 @@ def benchmark(repo: Path, commit: str, changes: dict[str, Any], workdir: Path, s
     table = pd.DataFrame([vars(s) for s in repro.stages], columns=["name", "seconds", "peak_mib"])
     table = table.rename(columns={"name": "stage"}).assign(share=table.seconds / repro.seconds)
     table = table.merge(step_rates(project, env, steps, list(table.stage)), on="stage", how="left")[COLUMNS]
+    (workdir / "repro.log").write_text(repro.output)
     return {"commit": full, "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
             "library": found, "params": changes, "skipped_params": skipped, "seconds": repro.seconds,
             "startup_seconds": repro.startup_seconds, "dvc_peak_mib": repro.dvc_peak_mib,

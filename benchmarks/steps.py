@@ -2,13 +2,16 @@
 
     python benchmarks/steps.py [--project DIR] [--steps 30] [--stages NAME ...] [--json OUT]
 
-A training stage is one whose DVCLive folder (`--log` in its command, from dvc.lock) holds
-plots/metrics/epoch_seconds.tsv. Its "epoch s" is the median logged epoch (training, scoring the
-held-out splits, logging, the resume state); its "bare epoch s" is the median of `--steps` AdamW
-steps of `sum(model.losses(batch).values())` (after warm-up) of its network, rebuilt from its
-checkpoint, on its own training data, batch size and lr, times the epoch's batches. Run with the
-project's library first on PYTHONPATH, so the numbers are those of the code that ran the stages
-(pipeline.py does this).
+A training stage is one whose log folder (`--log` in its command, from dvc.lock) holds the logged epoch
+seconds (timings.tsv; plots/metrics/epoch_seconds.tsv in older versions), or a stage of many runs (`--out
+CHECKPOINTS METRICS LOGS`: the sweep, the seed replicates), one log folder per run. A run's "epoch s" is
+its median logged epoch (training, scoring the held-out splits, logging, the resume state); its "bare
+epoch s" is the median of `--steps` AdamW steps of `sum(model.losses(batch).values())` (after warm-up)
+of its network, rebuilt from its checkpoint, on its own training data, batch size and lr, times the
+epoch's batches: on one thread for the runs of a pool (which train one thread each, as many at once as
+there are cores: their ratio also holds what two runs side by side cost each other), on the stages'
+threads otherwise. A stage of many runs shows the medians over its runs. Run with the project's library
+first on PYTHONPATH, so the numbers are those of the code that ran the stages (pipeline.py does this).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import json
 import shlex
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -34,8 +38,10 @@ from latentlab.runtime import setup
 
 TRAINED_BY = {  # stage name before "@": (params group of its training budget, its training data)
     "classifier": ("classifier.train", "images"),
-    "train": ("train", "images"),
+    "train": ("train", "images"),  # the latent sweep: a matrix stage before the pool of runs
     "replicate": ("train", "images"),
+    "sweep": ("train", "images"),
+    "replicates": ("train", "images"),
     "vqvae2": ("vqvae2.train", "images"),
     "prior_top": ("prior_top.train", "top"),
     "prior_bottom": ("prior_bottom.train", "bottom"),
@@ -47,22 +53,53 @@ except ImportError:  # a library from before `adamw` (the baseline): its `fit` b
         return torch.optim.AdamW(model.parameters(), lr=budget.lr, weight_decay=budget.weight_decay)
 
 WARMUP_STEPS = 3
-EPOCH_LOG = Path("plots/metrics/epoch_seconds.tsv")
+EPOCH_LOGS = (Path("timings.tsv"), Path("plots/metrics/epoch_seconds.tsv"))  # this version's, older ones'
 
 
-def training_stages(project: Path, names: list[str] | None = None) -> dict[str, dict[str, str]]:
-    """Stage name -> the options of its command (`--log`, `--checkpoint`, `--data` or `--codes`), in dvc.lock's
-    order, for every stage (of `names`, default all) whose log folder has logged epoch seconds."""
+@dataclass(frozen=True)
+class Trained:
+    """One training run of a stage: its checkpoint, its log folder, the options of the stage's command."""
+
+    stage: str
+    checkpoint: Path
+    log: Path
+    options: dict[str, str]
+    pooled: bool  # one of many runs trained side by side, one thread each
+
+
+def training_runs(project: Path, names: list[str] | None = None) -> list[Trained]:
+    """Every training run of the stages (of `names`, default all) in dvc.lock's order that logged its epochs."""
     lock = yaml.safe_load((project / "dvc.lock").read_text())["stages"]
-    stages = {}
+    runs = []
     for name, stage in lock.items():
         if names is not None and name not in names:  # e.g. a committed lock's stages that did not run
             continue
-        words = shlex.split(stage["cmd"])
-        options = {word: value for word, value in itertools.pairwise(words) if word.startswith("--")}
-        if "--log" in options and (project / options["--log"] / EPOCH_LOG).is_file():
-            stages[name] = options
-    return stages
+        values = command_options(stage["cmd"])
+        options = {option: words[0] for option, words in values.items() if words}
+        if "--log" in options and epoch_log(project / options["--log"]):
+            runs.append(Trained(name, project / options["--checkpoint"], project / options["--log"], options, False))
+        elif len(values.get("--out", [])) == 3:  # CHECKPOINTS METRICS LOGS of a pool of runs
+            checkpoints, _, logs = values["--out"]
+            runs += [Trained(name, project / checkpoints / f"{log.name}.pt", log, options, True)
+                     for log in sorted((project / logs).iterdir()) if epoch_log(log)]
+    return runs
+
+
+def command_options(command: str) -> dict[str, list[str]]:
+    """{"--option": the words after it, up to the next option} of a stage's command."""
+    options: dict[str, list[str]] = {}
+    current = None
+    for word in shlex.split(command):
+        if word.startswith("--"):
+            current = options.setdefault(word, [])
+        elif current is not None:
+            current.append(word)
+    return options
+
+
+def epoch_log(folder: Path) -> Path | None:
+    """The file of logged epoch seconds in a training log folder, if it has one."""
+    return next((folder / name for name in EPOCH_LOGS if (folder / name).is_file()), None)
 
 
 def training_data(project: Path, options: dict[str, str], kind: str) -> Batched:
@@ -93,20 +130,25 @@ def bare_epoch_seconds(model: torch.nn.Module, data: Batched, budget, steps: int
 
 
 def step_rates(project: Path, steps: int, names: list[str] | None = None) -> pd.DataFrame:
-    """One row per training stage: epoch_s (median logged), bare_epoch_s, ratio = epoch_s / bare_epoch_s."""
+    """One row per training stage: epoch_s (median logged), bare_epoch_s, ratio = epoch_s / bare_epoch_s
+    (for a stage of many runs: the medians over its runs)."""
     cfg = load_config(project / "params.yaml")
     device = setup(cfg.base)  # the threads and device the stages use
+    threads = torch.get_num_threads()
     rows = []
-    for name, options in training_stages(project, names).items():
-        group, kind = TRAINED_BY[name.split("@")[0]]
+    for run in training_runs(project, names):
+        group, kind = TRAINED_BY[run.stage.split("@")[0]]
         budget = functools.reduce(getattr, group.split("."), cfg)
-        checkpoint = load_checkpoint(project / options["--checkpoint"])
+        checkpoint = load_checkpoint(run.checkpoint)
         model = getattr(checkpoint, "model", checkpoint)  # latentlab before d2a6bd5 returns the bare model
-        epochs = pd.read_csv(project / options["--log"] / EPOCH_LOG, sep="\t")["epoch_seconds"]
-        bare = bare_epoch_seconds(model, training_data(project, options, kind), budget, steps, device)
-        rows.append({"stage": name, "epoch_s": epochs.median(), "bare_epoch_s": bare})
-    table = pd.DataFrame(rows, columns=["stage", "epoch_s", "bare_epoch_s"])
-    return table.assign(ratio=table.epoch_s / table.bare_epoch_s)
+        epochs = pd.read_csv(epoch_log(run.log), sep="\t")["epoch_seconds"]
+        torch.set_num_threads(1 if run.pooled and device.type == "cpu" else threads)
+        bare = bare_epoch_seconds(model, training_data(project, run.options, kind), budget, steps, device)
+        rows.append({"stage": run.stage, "epoch_s": epochs.median(), "bare_epoch_s": bare,
+                     "ratio": epochs.median() / bare})
+    torch.set_num_threads(threads)
+    table = pd.DataFrame(rows, columns=["stage", "epoch_s", "bare_epoch_s", "ratio"])
+    return table.groupby("stage", sort=False, as_index=False).median()
 
 
 def main() -> None:

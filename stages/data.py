@@ -13,6 +13,7 @@ from latentlab.cli import run
 from latentlab.config import load_config
 from latentlab.data import save_prepared
 from latentlab.datasets import dataset_spec, mirror_from_env, prepare
+from latentlab.io import atomic_folder
 
 
 def main() -> None:
@@ -27,7 +28,8 @@ def main() -> None:
     splits = {"train": train.head(cfg.data.train_size), "validation": validation,
               "test": released["test"].head(cfg.data.test_size)}
     info = {"name": spec.name, "classes": list(spec.classes), "raw_files": {f.name: f.md5 for f in spec.files}}
-    save_prepared(args.out, info, splits)
+    with atomic_folder(args.out) as folder:  # the folder holds exactly these four files
+        save_prepared(folder, info, splits)
 
 
 if __name__ == "__main__":

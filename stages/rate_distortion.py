@@ -15,6 +15,7 @@ from latentlab.io import read_json, write_json
 from latentlab.stats import seeds_summary
 from latentlab.tables import read_csv, write_csv
 
+SWEEP_COLUMNS = ("model", "latent", "mse", "recon_nll", "kl_bits", "code_bits", "code_entropy_bits")
 CONTEST_RATES = {"vae": ("kl_bits", "test"), "vqvae": ("entropy_bits", "codebook")}  # rate and where a run keeps it
 
 
@@ -33,7 +34,7 @@ def main() -> None:
     vqvae2 = {"slots": vq2["slots"], "fixed_bits": codes["top"]["bits"] + codes["bottom"]["bits"],
               "prior_bits": top["test"]["bits_per_image"] + bottom["test"]["bits_per_image"],
               "mse": vq2["test"]["mse"], "recon_nll": vq2["test"]["recon_nll"]}
-    table = rate_table(read_csv(args.sweep), vqvae2)
+    table = rate_table(read_csv(args.sweep, SWEEP_COLUMNS), vqvae2)
     contest = {}
     for name, by_seed in contest_runs(args.runs, cfg).items():
         rate = CONTEST_RATES.get(name)

@@ -18,9 +18,10 @@ def main() -> None:
     parser.add_argument("--headline", type=Path, required=True, help="JSON of at most 20 numbers")
     args = parser.parse_args()
     metrics = Metrics.read(args.metrics)
-    write_csv(args.table, number_table(metrics))
-    write_text(args.markdown, markdown(metrics))
-    write_json(args.headline, headline(metrics))
+    with metrics.reading():
+        write_csv(args.table, number_table(metrics))
+        write_text(args.markdown, markdown(metrics))
+        write_json(args.headline, headline(metrics))
 
 
 if __name__ == "__main__":

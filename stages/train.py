@@ -1,60 +1,41 @@
-"""Stages `train` (the latent sweep) and `replicate` (the seeds at model.latent): one AE, VAE or
-VQ-VAE training at one latent size with one seed, scored on the test split.
+"""Stages `sweep` and `replicates`: AE, VAE and VQ-VAE runs on the shared trunk and budget.
 
-A replicate whose seed is the latent sweep's is the sweep's run at model.latent: with --reuse it
-copies that run (checkpoint, metrics, log) instead of training it again.
+    sweep: every model of sweep.models at every size of sweep.latents, with base.seed
+    replicates: every model of sweep.models at model.latent, once per seed of sweep.seeds
+
+A run whose model, config, seed, budget, data and code are those of a finished run in the output
+folders (or, with --reuse, in another stage's: the sweep's run at model.latent is the replicate at
+the sweep's seed) is copied; the others are trained, as many at once as there are cores.
 """
 
+import argparse
 from pathlib import Path
 
-from latentlab.cli import run, training_parser
+from latentlab.cli import run
 from latentlab.config import load_config
-from latentlab.data import load_splits
-from latentlab.evaluate.codebook import codebook_scores
-from latentlab.evaluate.reconstruction import mean_scores, per_image_scores
-from latentlab.inference import map_batches
-from latentlab.io import copy, read_json, write_json
-from latentlab.models import sweep_model_config
-from latentlab.models.vqvae import VQVAE
-from latentlab.runtime import setup
-from latentlab.train import summarize, train_and_save
+from latentlab.data import load_info
+from latentlab.runs import RunFolders, replicate_runs, sweep_runs, train_runs
+from latentlab.runtime import pick_device
+
+PLANS = {"sweep": sweep_runs, "replicates": replicate_runs}
 
 
 def main() -> None:
-    parser = training_parser(__doc__)
-    parser.add_argument("model", choices=["ae", "vae", "vqvae"])
-    parser.add_argument("latent", type=int)
-    parser.add_argument("--seed", type=int, required=True)
-    parser.add_argument("--reuse", type=Path, nargs=3, metavar=("CHECKPOINT", "METRICS", "LOG"),
-                        help="the latent sweep's run at this size: copied if it was trained with this seed")
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("plan", choices=sorted(PLANS))
+    parser.add_argument("--data", type=Path, required=True, help="prepared data folder")
+    parser.add_argument("--out", type=Path, nargs=3, required=True, metavar=("CHECKPOINTS", "METRICS", "LOGS"),
+                        help="folders of the runs' checkpoints, metrics files and DVCLive logs")
+    parser.add_argument("--reuse", type=Path, nargs=3, metavar=("CHECKPOINTS", "METRICS", "LOGS"),
+                        help="another stage's runs, copied where they are the very runs wanted")
     args = parser.parse_args()
     cfg = load_config()
-    device = setup(cfg.base, seed=args.seed)
-    if args.reuse and reuse(args.reuse, (args.model, args.latent, args.seed), (args.checkpoint, args.metrics, args.log)):
-        return
-    train, validation, test = load_splits(args.data)
-    config = sweep_model_config(args.model, train.image_shape, args.latent, cfg)
-    # The per-epoch curve is the validation split's (the one "best" epochs are chosen on); the test
-    # split is scored once, after the last epoch.
-    model, history = train_and_save(args.model, config, train, {"validation": validation}, cfg.train,
-                                    device=device, seed=args.seed, budget_key="train", inputs=[args.data],
-                                    log_dir=args.log, checkpoint=args.checkpoint, scored_at_end={"test": test})
-    metrics = {"model": args.model, "latent": args.latent, "seed": args.seed, **summarize(history)}
-    metrics["test"].update(mean_scores(per_image_scores(model, test.images, device)))
-    if isinstance(model, VQVAE):
-        metrics["codebook"] = codebook_scores(map_batches(model.encode_codes, test.images, device), model.quantizer)
-    write_json(args.metrics, metrics)
-
-
-def reuse(sources: list[Path], run: tuple[str, int, int], targets: tuple[Path, Path, Path]) -> bool:
-    """Copy the sweep's run (checkpoint, metrics, log) to the targets if its metrics name this very run."""
-    if tuple(read_json(sources[1])[key] for key in ("model", "latent", "seed")) != run:
-        return False
-    for source, target in zip(sources, targets, strict=True):
-        copy(source, target)
-    print(f"{targets[0]}: the same run as {sources[0]} (same model, size, seed, data, code and params): copied")
-    return True
+    device = pick_device(cfg.base.device)  # each run sets its own seed and threads
+    out = RunFolders(*args.out)
+    runs = PLANS[args.plan](cfg, tuple(load_info(args.data)["image_shape"]))
+    train_runs(runs, cfg.train, args.data, out, [out, *([RunFolders(*args.reuse)] if args.reuse else [])],
+               device=device)
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, resumable=True)

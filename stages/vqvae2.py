@@ -31,4 +31,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, resumable=True)

@@ -155,3 +155,40 @@ def mnist_test_images(mirror: Path) -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.fixture(autouse=True)
 def _seeded() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, mirror):
+    """The whole study on tiny params (tests/project.py), run once from a clean clone by
+    benchmarks/pipeline.py (which times it: tests/test_benchmarks.py reads its table) and committed; each
+    stage records the params it reads (tests/support/sitecustomize.py). Tests restore it before use.
+
+    Its processes run on one core, so with one thread each: a stage run again elsewhere on one core (the
+    failure cases' copies run side by side, one per core) gives the same bytes, which thread counts
+    would not (a convolution's sums are split differently between two threads)."""
+    import json
+    import sys
+
+    import yaml
+
+    from project import ROOT, SUPPORT, TINY, Project
+
+    source = Project(tmp_path_factory.mktemp("source"), mirror, TINY)
+    source.cores = {min(os.sched_getaffinity(0))}
+    # A committed output of a bigger run in an older format (as a commit of this repository carries an
+    # older run's): the benchmark's clone must start without it (sweep_summary reads all of metrics/train).
+    (source.path / "metrics" / "train").mkdir(parents=True)
+    (source.path / "metrics" / "train" / "ae-2.json").write_text(json.dumps({"epochs": 3, "test": {"loss": 142.2}}))
+    (source.path / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train@ae-2": {
+        "cmd": "python stages/train.py ae 2", "outs": [{"path": "metrics/train/ae-2.json"}]}}}))
+    source.commit("the outputs of an older, bigger run")
+    work, reads = tmp_path_factory.mktemp("bench"), tmp_path_factory.mktemp("reads")
+    env = {"LATENTLAB_RECORD_PARAMS": str(reads), "PYTHONPATH": str(SUPPORT)}
+    shown = source.run(sys.executable, str(ROOT / "benchmarks" / "pipeline.py"), "--project", str(source.path),
+                       "--steps", "3", "--workdir", str(work), "--json", str(work / "measured.json"), env=env).stdout
+    p = source.adopt(work / "project")
+    p.reads, p.shown, p.json = reads, shown, work / "measured.json"
+    p.measured = json.loads(p.json.read_text())
+    p.first_output = (work / "repro.log").read_text()
+    p.head = p.commit("the tiny run")
+    return p

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -31,7 +33,8 @@ TINY = {  # the whole study in about two minutes on 2 cores
     "generation.samples": 20, "generation.mixture_components": 2, "generation.grid_images": 16,
     "generation.grid_columns": 8,
 }
-RESULTS = ("metrics", "plots", "logs", "models")  # what a rejected param must leave byte for byte
+RESULTS = ("metrics", "plots", "logs", "models", "data", "samples")  # every output of the study, byte for byte
+SUPPORT = ROOT / "tests" / "support"  # sitecustomize.py: param recording and kills at a chosen point
 
 
 def set_key(params: dict, key: str, value: Any) -> None:
@@ -63,19 +66,51 @@ class Project:
         self.env = {**env, "PATH": str(BIN) + os.pathsep + env["PATH"], "PYTHONPATH": str(path / "src"),
                     "LATENTLAB_DATA_MIRROR": str(mirror), "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t",
                     "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+        self.cores: set[int] | None = None  # the cores its processes may run on (None: all)
         self.run("git", "init", "-q")
         self.commit("the project on tiny params")
 
-    def run(self, *args: str, check: bool = True, env: dict | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess:
-        done = subprocess.run(args, cwd=cwd or self.path, env={**self.env, **(env or {})}, capture_output=True, text=True)
+    def duplicate(self, path: Path, cores: set[int] | None = None) -> Project:
+        """A copy of this project (git history, DVC cache, outputs) at `path`, its processes on `cores`."""
+        shutil.copytree(self.path, path, symlinks=True)
+        return self.adopt(path, cores)
+
+    def adopt(self, path: Path, cores: set[int] | None = None) -> Project:
+        """The project at `path` (e.g. a clone of this one), run as this one is, with its own library."""
+        twin = object.__new__(Project)
+        twin.__dict__.update(self.__dict__, path=path, cores=self.cores if cores is None else cores,
+                             env={**self.env, "PYTHONPATH": str(path / "src")})
+        return twin
+
+    def run(self, *args: str, check: bool = True, env: dict | None = None, cwd: Path | None = None,
+            file_limit: int | None = None, session: bool = False) -> subprocess.CompletedProcess:
+        """`args` in the project's environment; file_limit: the largest file (bytes) a process may write;
+        session: in a process group of its own (which a kill of the whole group ends, and nothing else)."""
+        done = subprocess.run(args, cwd=cwd or self.path, env={**self.env, **(env or {})}, capture_output=True,
+                              text=True, preexec_fn=self.limits(file_limit, session))
         if check and done.returncode != 0:
             pytest.fail(f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
         return done
 
-    def dvc(self, *args: str, check: bool = True, env: dict | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess:
-        return self.run(str(BIN / "dvc"), *args, check=check, env=env, cwd=cwd)
+    def limits(self, file_limit: int | None = None, session: bool = False):
+        """What a child process sets up before it starts: its cores, a file size limit (a write beyond it
+        fails with EFBIG, as on a full disk, instead of SIGXFSZ killing the process), its own session."""
+        cores = self.cores
+
+        def apply() -> None:
+            if session:
+                os.setsid()
+            if cores is not None:
+                os.sched_setaffinity(0, cores)
+            if file_limit is not None:
+                resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+        return apply if (cores is not None or file_limit is not None or session) else None
+
+    def dvc(self, *args: str, check: bool = True, env: dict | None = None, cwd: Path | None = None,
+            file_limit: int | None = None, session: bool = False) -> subprocess.CompletedProcess:
+        return self.run(str(BIN / "dvc"), *args, check=check, env=env, cwd=cwd, file_limit=file_limit, session=session)
 
     def python(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return self.run(sys.executable, *args, check=check)
@@ -102,6 +137,10 @@ class Project:
         for key, value in changes.items():
             set_key(params, key, value)
         self.write_params(params)
+
+    def support_path(self) -> str:
+        """PYTHONPATH with tests/support: stage processes then load its sitecustomize hooks."""
+        return os.pathsep.join([self.env["PYTHONPATH"], str(SUPPORT)])
 
     def digests(self, folders: tuple[str, ...] = RESULTS) -> dict[str, str]:
         """sha256 of every file under `folders`."""

@@ -16,19 +16,16 @@ import sys
 import pytest
 import yaml
 
-from project import ROOT, TINY, Project
+from project import ROOT, Project
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from pipeline import apply_params  # noqa: E402 - benchmarks/ is not a package
 from stagetimer import POLL_SECONDS  # noqa: E402
 
-BENCH = {**TINY, "sweep.latents": [4], "sweep.seeds": [0]}  # one training per model in each matrix: fewer stages
-MODELS = ("ae", "vae", "vqvae")
-TRAINING = {"classifier", "vqvae2", "prior_top", "prior_bottom"} | {f"{kind}@{m}-{n}" for m in MODELS
-                                                                    for kind, n in (("train", 4), ("replicate", 0))}
+TRAINING = {"classifier", "vqvae2", "prior_top", "prior_bottom", "sweep", "replicates"}
 STAGES = TRAINING | {"validate", "data", "sweep_summary", "reconstruct", "extract_codes", "sample", "eval_noise",
                      "eval_traversal", "eval_interpolation", "eval_probe", "eval_generation", "rate_distortion", "report"}
-NEW_STAGES = {"validate", "rate_distortion"} | {f"replicate@{m}-0" for m in MODELS}  # not in the baseline 8054ffc
+NEW_STAGES = {"validate", "rate_distortion", "replicates"}  # not in the baseline 8054ffc
 ROW = re.compile(r"^\s*(\S+)\s+([\d.]+)\s+([\d.]+)%\s+(\d+)(?:\s+([\d.]+)\s+([\d.]+)\s+([\d.]+))?\s*$")
 
 
@@ -47,23 +44,13 @@ def run_pinned(project: Project, *args: str, cwd=None, env: dict | None = None) 
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory, mirror) -> Project:
-    """The tiny project benchmarked once; `clone` is the run's project, `measured` its JSON, `shown` its stdout."""
-    p = Project(tmp_path_factory.mktemp("project"), mirror, BENCH)
-    # A committed output of a bigger run in an older format (as HEAD carries 8054ffc's): sweep_summary reads
-    # every file of metrics/train, so the benchmark's clone must start without it.
-    (p.path / "metrics" / "train").mkdir(parents=True)
-    (p.path / "metrics" / "train" / "ae-2.json").write_text(json.dumps({"epochs": 3, "test": {"loss": 142.2}}))
-    (p.path / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train@ae-2": {
-        "cmd": "python stages/train.py ae 2", "outs": [{"path": "metrics/train/ae-2.json"}]}}}))
-    p.commit("the outputs of an older, bigger run")
-    work, out = tmp_path_factory.mktemp("bench"), tmp_path_factory.mktemp("out") / "tiny.json"
-    p.clone, p.json = work / "project", out
-    p.shown = run_pinned(p, sys.executable, str(ROOT / "benchmarks" / "pipeline.py"), "--project", str(p.path),
-                         "--steps", "5", "--workdir", str(work), "--json", str(out))
-    p.measured = json.loads(out.read_text())
-    return p
+@pytest.fixture
+def bench(tiny_run) -> Project:
+    """The tiny run that benchmarks/pipeline.py made and timed (tests/conftest.py): its clone, restored;
+    `measured` its JSON, `shown` its stdout."""
+    tiny_run.restore(tiny_run.head)
+    tiny_run.clone = tiny_run.path
+    return tiny_run
 
 
 def table_rows(shown: str) -> dict[str, tuple]:
@@ -94,9 +81,9 @@ def test_the_table_has_every_stage_with_its_time_peak_and_epoch_ratio(bench):
 
 
 def test_the_clone_starts_without_outputs_runs_its_own_library_and_the_json_holds_the_table(bench):
-    assert not (bench.clone / "metrics" / "train" / "ae-2.json").exists()  # the committed output was removed
+    assert json.loads((bench.clone / "metrics" / "train" / "ae-2.json").read_text())["model"] == "ae"  # not the old file
     assert bench.measured["library"] == str(bench.clone / "src" / "latentlab" / "__init__.py")
-    assert bench.measured["commit"] == bench.run("git", "rev-parse", "HEAD").stdout.strip()
+    assert bench.measured["commit"] == bench.run("git", "rev-parse", "HEAD~1").stdout.strip()  # HEAD: the run
     stages = {s["stage"]: s for s in bench.measured["stages"]}
     assert set(stages) == STAGES
     assert all(s["seconds"] > 0 and (s["peak_mib"] > 0 or seen_too_briefly(s["seconds"])) for s in stages.values())

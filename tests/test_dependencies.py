@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from closure import ROOT, closure, collapsed, imported_modules
+from latentlab.closure import ROOT, closure, collapsed, imported_modules
 
 STAGES = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 

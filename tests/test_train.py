@@ -103,11 +103,27 @@ def test_an_interrupted_run_resumes_to_the_same_result(splits, tmp_path):
     replayed = []
     history = fit(resumed, splits["train"], scored(splits), cfg, device=CPU, title="t", log=replayed.append,
                   resume=resume)
-    assert not resume.path.exists()
+    assert len(resume.load()["history"]) == 3  # kept until the stage's outputs are written (the caller clears it)
     assert replayed == history and len(history) == 3
     assert [h["test/loss"] for h in history] == [h["test/loss"] for h in expected]
     for key, value in straight.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
+
+
+def test_a_finished_state_resumes_without_a_step(splits, tmp_path):
+    """After the last epoch the state stays: a rerun (killed before the checkpoint) trains nothing again."""
+    cfg = tiny_train(epochs=2)
+    resume = ResumeFile(tmp_path / "state.pt", {"run": "a"})
+    torch.manual_seed(0)
+    first = vqvae()
+    expected = fit(first, splits["train"], scored(splits), cfg, device=CPU, title="t", resume=resume)
+    steps = []
+    again = vqvae()
+    again.register_forward_pre_hook(lambda module, inputs: steps.append(module.training) if module.training else None)
+    history = fit(again, splits["train"], scored(splits), cfg, device=CPU, title="t", resume=resume)
+    assert steps == [] and history == expected
+    for key, value in first.state_dict().items():
+        assert torch.equal(value, again.state_dict()[key]), key
 
 
 def test_the_resume_state_keeps_the_rng_of_the_device(splits, tmp_path, device):

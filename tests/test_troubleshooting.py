@@ -22,9 +22,11 @@ from conftest import ROOT
 from latentlab.checkpoint import load_model, save_checkpoint
 from latentlab.cli import run
 from latentlab.config import load_config
+from latentlab.data import load_split
 from latentlab.datasets import MIRROR_ENV, RawFile, dataset_spec, fetch, mirror_from_env
+from latentlab.io import copy, read_json, save_tensors
 from latentlab.models import build_model
-from latentlab.resume import ResumeFile
+from latentlab.resume import STATE_KEYS, ResumeFile
 from latentlab.runtime import pick_device
 from latentlab.train import fit
 
@@ -68,7 +70,7 @@ def wrong_type(s: Situation):
 
 
 def out_of_range(s: Situation):
-    return printed(lambda: load_config(params_with(s.tmp, "train.epochs", -1)), s.capsys)
+    return printed(lambda: load_config(params_with(s.tmp, "noise.spread_images", 1)), s.capsys)
 
 
 def misspelled(s: Situation):
@@ -86,19 +88,35 @@ def size_beyond_the_split(s: Situation):
     return printed(lambda: load_config(params_with(s.tmp, "probe.train_images", 100000)), s.capsys)
 
 
-def sweep_not_a_list(s: Situation):
-    """DVC builds its matrix from sweep.* before any stage runs; validate.py then names the key."""
+def count_beyond_its_source(s: Situation):
+    return printed(lambda: load_config(params_with(s.tmp, "probe.neighbours", 20000)), s.capsys)
+
+
+def dvc_repro_in_a_copy(s: Situation) -> str:
+    """`dvc repro` in a fresh git repo of dvc.yaml, stages/, src/ and the params.yaml in s.tmp."""
     for name in ("dvc.yaml", "stages", "src"):
         (shutil.copytree if (ROOT / name).is_dir() else shutil.copy)(ROOT / name, s.tmp / name)
-    params_with(s.tmp, "sweep.latents", "abc")
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1"}
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "PYTHONPATH": str(s.tmp / "src")}
     for command in (["git", "init", "-q"], [DVC, "init", "-q"]):
         subprocess.run(command, cwd=s.tmp, check=True, env=env, capture_output=True)
     dvc = subprocess.run([DVC, "repro"], cwd=s.tmp, env=env, capture_output=True, text=True)
-    check = subprocess.run([sys.executable, "stages/validate.py", "params.yaml"], cwd=s.tmp, capture_output=True,
-                           text=True, env={**env, "PYTHONPATH": str(s.tmp / "src")})
-    assert "error: sweep.latents: expected a list, got str 'abc'" in check.stderr, check.stderr
     return dvc.stdout + dvc.stderr
+
+
+def sweep_not_a_list(s: Situation):
+    """dvc.yaml builds nothing from sweep.*: `validate` reads it, and names the key."""
+    params_with(s.tmp, "sweep.latents", "abc")
+    return dvc_repro_in_a_copy(s)
+
+
+def params_not_yaml(s: Situation):
+    (s.tmp / "params.yaml").write_text((ROOT / "params.yaml").read_text() + "base: {seed: 0\n")
+    output = dvc_repro_in_a_copy(s)
+    check = subprocess.run([sys.executable, "stages/validate.py", "params.yaml"], cwd=s.tmp, capture_output=True,
+                           text=True, env={**os.environ, "PYTHONPATH": str(s.tmp / "src")})
+    assert re.fullmatch(r"error: params.yaml: not valid YAML at line \d+, column \d+ \(.+\); fix the file, or "
+                        r"restore it with `git checkout -- params.yaml`\n", check.stderr), check.stderr
+    return output
 
 
 def no_mirror_folder(s: Situation):
@@ -156,15 +174,41 @@ def checkpoint_of_another_version(s: Situation):
     return printed(lambda: load_model(path), s.capsys)
 
 
-def interrupted(s: Situation):
-    def stopped_by_ctrl_c():
-        raise KeyboardInterrupt
+def metrics_truncated(s: Situation):
+    path = s.tmp / "probe.json"
+    path.write_text('{"ae": {"logistic": {"me')
+    return printed(lambda: read_json(path), s.capsys)
 
+
+def input_of_another_kind(s: Situation):
+    path = s.tmp / "test.pt"
+    save_tensors(path, {"pictures": torch.zeros(2)})
+    return printed(lambda: load_split(s.tmp, "test"), s.capsys)
+
+
+def unreadable_while_copied(s: Situation):
+    if not Path("/proc/self/mem").exists():
+        pytest.skip("needs Linux's /proc/self/mem, a file whose read fails")
+    return printed(lambda: copy("/proc/self/mem", s.tmp / "copy.pt"), s.capsys)
+
+
+def stopped_by_ctrl_c():
+    raise KeyboardInterrupt
+
+
+def interrupted(s: Situation):
+    with pytest.raises(SystemExit):
+        run(stopped_by_ctrl_c, resumable=True)
+    return s.capsys.readouterr().err
+
+
+def another_stage_interrupted(s: Situation):
     return printed(stopped_by_ctrl_c, s.capsys)
 
 
 def resume_of_another_run(s: Situation):
-    ResumeFile(s.tmp / ".resume" / "models-sweep-ae-16.pt", {"train.lr": 0.005}).save({"history": []})
+    state = {key: {} for key in STATE_KEYS if key != "key"}
+    ResumeFile(s.tmp / ".resume" / "models-sweep-ae-16.pt", {"train.lr": 0.005}).save(state)
     assert ResumeFile(s.tmp / ".resume" / "models-sweep-ae-16.pt", {"train.lr": 0.001}).load() is None
     return s.capsys.readouterr().err
 
@@ -223,7 +267,9 @@ SCENARIOS = {
     "a key is misspelled": misspelled,
     "`model.latent` is not in the sweep": latent_outside_the_sweep,
     "a size is larger than its split": size_beyond_the_split,
+    "a count is larger than what it is taken from": count_beyond_its_source,
     "`sweep.models`, `sweep.latents` or `sweep.seeds` is not a list": sweep_not_a_list,
+    "params.yaml is not valid YAML": params_not_yaml,
     "the mirror folder does not exist": no_mirror_folder,
     "a raw file is missing from the mirror": mirror_file_missing,
     "a raw file is damaged or truncated": raw_file_damaged,
@@ -231,7 +277,11 @@ SCENARIOS = {
     "a checkpoint (or other input) is missing": checkpoint_missing,
     "a checkpoint is truncated or corrupt": checkpoint_corrupt,
     "a checkpoint was written by another version": checkpoint_of_another_version,
-    "training was interrupted (Ctrl-C)": interrupted,
+    "a metrics file (or other JSON or table) is truncated": metrics_truncated,
+    "an input is readable but not the file the stage reads": input_of_another_kind,
+    "an input cannot be read while it is copied": unreadable_while_copied,
+    "a training was interrupted (Ctrl-C)": interrupted,
+    "another stage was interrupted (Ctrl-C)": another_stage_interrupted,
     "a resume state belongs to another run": resume_of_another_run,
     "a resume state cannot be read": resume_unreadable,
     "the loss became NaN or infinite": loss_not_finite,

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from latentlab.errors import CheckpointError, ConfigError
+from latentlab.errors import CheckpointError, ConfigError, InputError
 from latentlab.io import load_tensors, save_tensors
 from latentlab.models import Trainable, build_model
 
@@ -23,8 +23,11 @@ class Checkpoint:
     model: Trainable
 
 
-def save_checkpoint(path: str | Path, name: str, config: dict[str, Any], model: Trainable, seed: int) -> None:
-    save_tensors(path, {"name": name, "config": config, "seed": seed, "model": model.state_dict()})
+def save_checkpoint(path: str | Path, name: str, config: dict[str, Any], model: Trainable, seed: int,
+                    run_key: str | None = None) -> None:
+    """run_key: the key of the training run (`latentlab.runs`), by which a later stage may reuse it."""
+    key = {} if run_key is None else {"run_key": run_key}
+    save_tensors(path, {"name": name, "config": config, "seed": seed, "model": model.state_dict(), **key})
 
 
 def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Checkpoint:
@@ -34,7 +37,7 @@ def load_checkpoint(path: str | Path, device: torch.device | str = "cpu") -> Che
         model = build_model(stored["name"], stored["config"])
         model.load_state_dict(stored["model"])
         seed = stored["seed"]  # checkpoints of the previous format have none
-    except (KeyError, ConfigError, RuntimeError) as error:
+    except (InputError, TypeError, AttributeError, ValueError, ConfigError, RuntimeError) as error:
         raise CheckpointError(f"{path}: written by another version of latentlab ({str(error).splitlines()[0][:160]}); "
                               "retrain it with `dvc repro --force` on the stage that writes it") from error
     return Checkpoint(stored["name"], stored["config"], seed, model.to(device).eval())

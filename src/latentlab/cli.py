@@ -1,4 +1,5 @@
-"""What every stage entry point shares: expected problems end the stage with one clear line."""
+"""What every stage entry point shares: its outputs are replaced together or not at all, and expected
+problems end the stage with one clear line."""
 
 from __future__ import annotations
 
@@ -8,18 +9,30 @@ from collections.abc import Callable
 from pathlib import Path
 
 from latentlab.errors import LatentlabError
+from latentlab.io import recover, stage_outputs
+
+INTERRUPTED = {  # what Ctrl-C leaves, by kind of stage
+    True: "interrupted: finished epochs are kept in .resume/ and every output is unchanged; "
+          "run `dvc repro` again to continue",
+    False: "interrupted: every output is unchanged; run `dvc repro` again",
+}
 
 
-def run(main: Callable[[], None]) -> None:
-    """Call `main`; a LatentlabError prints its message (no traceback) and exits 2, Ctrl-C exits 130."""
+def run(main: Callable[[], None], *, resumable: bool = False) -> None:
+    """Call `main` with its outputs collected and committed together when it returns.
+
+    A LatentlabError prints its message (no traceback) and exits 2, Ctrl-C exits 130; either way no output
+    was touched. resumable: the stage trains, keeping finished epochs in .resume/ (said on Ctrl-C).
+    """
     try:
-        main()
+        recover()  # a commit that a kill cut short is undone (or finished) first
+        with stage_outputs():
+            main()
     except LatentlabError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("interrupted: finished epochs are kept in .resume/; run `dvc repro` again to continue",
-              file=sys.stderr)
+        print(INTERRUPTED[resumable], file=sys.stderr)
         sys.exit(130)
 
 

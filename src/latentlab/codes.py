@@ -59,9 +59,9 @@ def save_codes(path: str | Path, splits: dict[str, CodeSplit], codebook_sizes: d
 
 def load_codes(path: str | Path) -> tuple[dict[str, CodeSplit], dict[str, Any]]:
     """The splits, and the facts a prior needs: codebook_sizes (per level), num_classes."""
-    stored = load_tensors(path)
+    stored = load_tensors(path, keys=("codebook_sizes", "num_classes"))
     facts = {"codebook_sizes": stored.pop("codebook_sizes"), "num_classes": stored.pop("num_classes")}
-    return {name: CodeSplit(**split) for name, split in stored.items()}, facts
+    return {name: CodeSplit(split["top"], split["bottom"], split["labels"]) for name, split in stored.items()}, facts
 
 
 def decode(model: VQVAE2, top: torch.Tensor, bottom: torch.Tensor) -> torch.Tensor:

@@ -23,6 +23,7 @@ from latentlab.schema import (
     OpenUnit,
     PositiveFloat,
     PositiveInt,
+    Seed,
     UnitInterval,
     parse,
 )
@@ -45,6 +46,10 @@ DATASETS = {
 }
 
 SweepModel = Literal["ae", "vae", "vqvae"]
+MAX_CODES = 2**15  # codes are stored as int16 (latentlab.codes)
+SPREAD_IMAGES = Bounds(at_least=2, why="a standard deviation needs two images")
+SCALE_IN_SD = Bounds(at_least=0, at_most=100, why="a multiple of a coordinate's standard deviation")
+TEMPERATURE = Bounds(at_least=0.01, why="below it the softmax of the priors' logits overflows")
 
 
 # --- params.yaml, group by group -------------------------------------------------------
@@ -52,7 +57,7 @@ SweepModel = Literal["ae", "vae", "vqvae"]
 
 @dataclass(frozen=True)
 class BaseConfig:
-    seed: NonNegativeInt
+    seed: Seed
     device: Literal["auto", "cpu", "cuda"]  # auto: CUDA when present, else CPU
 
 
@@ -128,7 +133,7 @@ class VAEConfig:
 class QuantizerConfig:
     """The vector quantizer shared by VQ-VAE and VQ-VAE-2."""
 
-    codebook_size: PositiveInt
+    codebook_size: Annotated[int, Bounds(at_least=1, at_most=MAX_CODES, why="code ids are stored as int16")]
     embed_dim: PositiveInt
     beta: NonNegativeFloat  # commitment weight, beta in eq. 3 of van den Oord et al. 2017
     ema: bool  # EMA codebook updates (appendix A.1) instead of the codebook loss
@@ -146,7 +151,7 @@ class ModelsConfig:
 @dataclass(frozen=True)
 class VQVAE2ModelConfig:
     image_size: PositiveInt  # images are padded to this square; bottom grid = size / 4, top = size / 8
-    channels: PositiveInt
+    channels: Annotated[int, Bounds(at_least=2, why="the first convolution has channels // 2")]
     res_channels: PositiveInt
     res_blocks: NonNegativeInt
     top: QuantizerConfig  # the top level's codebook (global shape)
@@ -192,26 +197,26 @@ class BottomPriorConfig:
 class SampleConfig:
     per_label: PositiveInt  # conditional samples for every label
     unconditional: PositiveInt  # samples with labels drawn from the training label frequencies
-    temperature: PositiveFloat  # softmax temperature of both priors; 1 samples the model as trained
-    reference_temperature: PositiveFloat  # also measured, on reference_per_label samples per label
+    temperature: Annotated[float, TEMPERATURE]  # softmax temperature of both priors; 1 samples the model as trained
+    reference_temperature: Annotated[float, TEMPERATURE]  # also measured, on reference_per_label samples per label
     reference_per_label: PositiveInt
     batch_size: PositiveInt
 
 
 @dataclass(frozen=True)
 class NoiseConfig:
-    scales: tuple[NonNegativeFloat, ...]  # noise sd, in units of each coordinate's sd over training codes
+    scales: tuple[Annotated[float, SCALE_IN_SD], ...]  # noise sd, in units of each coordinate's sd over training codes
     images: PositiveInt  # test images averaged in the MSE curve
-    spread_images: PositiveInt  # training images whose codes give each coordinate's sd
+    spread_images: Annotated[int, SPREAD_IMAGES]  # training images whose codes give each coordinate's sd
     grid_images: PositiveInt
 
 
 @dataclass(frozen=True)
 class TraversalConfig:
     digit: NonNegativeInt  # the label of the traversed test image (the first one with it)
-    span: PositiveFloat  # offsets run from -span to +span coordinate standard deviations
+    span: Annotated[float, Bounds(above=0, at_most=100)]  # offsets run from -span to +span coordinate sds
     steps: Annotated[int, Bounds(at_least=3), Odd()]  # odd: the middle offset is 0, the reconstruction
-    spread_images: PositiveInt
+    spread_images: Annotated[int, SPREAD_IMAGES]
     score_images: PositiveInt  # the scores average over this many test images (the figure shows one)
 
 
@@ -241,7 +246,7 @@ class GenerationConfig:
 class SweepConfig:
     models: tuple[SweepModel, ...]
     latents: tuple[PositiveInt, ...]  # the latent sweep: one training per model and size, at base.seed
-    seeds: tuple[NonNegativeInt, ...]  # the contest at model.latent: one training per model and seed
+    seeds: tuple[Seed, ...]  # the contest at model.latent: one training per model and seed
 
 
 @dataclass(frozen=True)
@@ -288,6 +293,7 @@ class Config:
         _check_labels(self)
         _check_sizes(self)
         _check_vqvae2(self)
+        _check_noise_scales(self.noise.scales)
         if self.generation.samples > self.sample.unconditional:
             raise ConfigError(
                 f"generation.samples: {self.generation.samples} is more than sample.unconditional "
@@ -335,6 +341,23 @@ def _check_sizes(cfg: Config) -> None:
     for key, (value, limit, what) in limits.items():
         if value is not None and value > limit:
             raise ConfigError(f"{key}: {value} is more than the {limit} images of {what}; use at most {limit}")
+    fits = {  # (key, value, limit, what the limit is)
+        "probe.neighbours": (cfg.probe.neighbours, cfg.probe.train_images, "probe.train_images, the codes it votes among"),
+        "generation.mixture_components": (cfg.generation.mixture_components, train,
+                                          "the training codes the mixture is fit to"),
+    }
+    for key, (value, limit, what) in fits.items():
+        if value > limit:
+            raise ConfigError(f"{key}: {value} is more than the {limit} of {what}; use at most {limit}")
+
+
+def _check_noise_scales(scales: tuple[float, ...]) -> None:
+    """Each scale names its metrics (mse_to_recon_at_0.5sd): two scales may not print alike."""
+    names = [f"{scale:g}" for scale in scales]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise ConfigError(f"noise.scales: {list(scales)} lists {repeated[0]} sd more than once (as printed, 6 digits); "
+                          "list each scale once")
 
 
 def _check_vqvae2(cfg: Config) -> None:
@@ -356,7 +379,13 @@ def load_config(path: str | Path = "params.yaml") -> Config:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such file; run from the project root, where params.yaml is")
-    with path.open() as f:
-        raw = yaml.safe_load(f)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        where = getattr(error, "problem_mark", None)
+        at = f" at line {where.line + 1}, column {where.column + 1}" if where else ""
+        reason = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{at} ({reason}); fix the file, or restore it with "
+                          f"`git checkout -- {path}`") from error
     return parse(Config, raw, key="")
 

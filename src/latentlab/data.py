@@ -15,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-from latentlab.io import load_tensors, read_json, save_tensors, write_json
+from latentlab.errors import CheckpointError
+from latentlab.io import load_tensors, read_json, restore_hint, save_tensors, write_json
 
 SPLITS = ("train", "validation", "test")
 
@@ -96,8 +97,8 @@ class TensorSet(Batched):
 
 def save_prepared(folder: Path, info: dict, splits: dict[str, Split]) -> None:
     """Each split as a tensor file, and info.json: `info` plus the image shape and split sizes."""
-    for name in SPLITS:
-        save_tensors(folder / f"{name}.pt", {"images": splits[name].images, "labels": splits[name].labels})
+    for name in SPLITS:  # cloned: a split is a slice of the released set, and torch.save writes a view's whole storage
+        save_tensors(folder / f"{name}.pt", {"images": splits[name].images.clone(), "labels": splits[name].labels.clone()})
     write_json(folder / "info.json", {**info, "image_shape": list(splits["train"].image_shape),
                                       "sizes": {name: len(splits[name]) for name in SPLITS}})
 
@@ -109,8 +110,15 @@ def load_splits(folder: str | Path) -> tuple[Split, Split, Split]:
 
 
 def load_split(folder: str | Path, split: str) -> Split:
-    data = load_tensors(Path(folder) / f"{split}.pt")
-    return Split(data["images"], data["labels"])
+    """One prepared split; a file that is not one raises CheckpointError naming it."""
+    path = Path(folder) / f"{split}.pt"
+    data = load_tensors(path, keys=("images", "labels"))
+    images, labels = data["images"], data["labels"]
+    if not (isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and images.ndim == 4
+            and isinstance(labels, torch.Tensor) and labels.ndim == 1 and len(labels) == len(images)):
+        raise CheckpointError(f"{path}: not a prepared split (uint8 images (N, C, H, W) and N labels); "
+                              f"{restore_hint(path, in_git=False)}")
+    return Split(images, labels)
 
 
 def load_info(folder: str | Path) -> dict:

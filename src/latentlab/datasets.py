@@ -12,7 +12,6 @@ import hashlib
 import math
 import os
 import pickle
-import shutil
 import struct
 import tarfile
 import zlib
@@ -152,26 +151,26 @@ def verify(path: Path, expected_md5: str, remedy: str) -> None:
         )
 
 
-def fetch(spec: DatasetSpec, dest: Path, mirror: Path | None) -> None:
-    """Put the raw files of `spec` into `dest`, verified: copied from `mirror`, else downloaded."""
-    dest.mkdir(parents=True, exist_ok=True)
+def fetch(spec: DatasetSpec, dest: Path, mirror: Path | None) -> Path:
+    """The folder that holds the raw files of `spec`, verified: `mirror`'s own folder (read in place, not
+    copied), or `dest`, where they are downloaded."""
     if mirror is None:
+        dest.mkdir(parents=True, exist_ok=True)
         for file in spec.files:
             _download(spec, file, dest)
-        return
-    sources = [mirror / spec.folder / file.name for file in spec.files]
-    missing = [str(path) for path in sources if not path.is_file()]
+        return dest
+    folder = mirror / spec.folder
+    missing = [str(folder / file.name) for file in spec.files if not (folder / file.name).is_file()]
     if missing:
         raise DataError(
             f"{MIRROR_ENV}={mirror}: missing {', '.join(missing)}. The folder must hold the original raw "
             f"files of {spec.name} in torchvision's layout ({spec.folder}/{{{', '.join(f.name for f in spec.files)}}}); "
             f"copy them there, or unset {MIRROR_ENV} to download them."
         )
-    remedy = f"copy the original file into {mirror / spec.folder}, or unset {MIRROR_ENV} to download it."
-    for path, file in zip(sources, spec.files, strict=True):  # check them all before copying any
-        verify(path, file.md5, remedy)
-    for path, file in zip(sources, spec.files, strict=True):
-        shutil.copyfile(path, dest / file.name)
+    remedy = f"copy the original file into {folder}, or unset {MIRROR_ENV} to download it."
+    for file in spec.files:
+        verify(folder / file.name, file.md5, remedy)
+    return folder
 
 
 def _download(spec: DatasetSpec, file: RawFile, dest: Path) -> None:
@@ -193,9 +192,8 @@ def _download(spec: DatasetSpec, file: RawFile, dest: Path) -> None:
 
 
 def prepare(spec: DatasetSpec, workdir: Path, mirror: Path | None) -> dict[str, Split]:
-    """Fetch and verify the raw files into `workdir`, then read the released train and test splits."""
-    fetch(spec, workdir, mirror)
-    return spec.read(workdir)
+    """Fetch and verify the raw files (downloads go to `workdir`), then read the released train and test splits."""
+    return spec.read(fetch(spec, workdir, mirror))
 
 
 def mirror_from_env() -> Path | None:

@@ -15,9 +15,13 @@ class DataError(LatentlabError):
     """A raw file is missing, damaged or unreadable; the message says which and what to do."""
 
 
-class CheckpointError(LatentlabError):
-    """A checkpoint or other stage input is unreadable or was written by another version of the code."""
+class InputError(LatentlabError):
+    """A stage input (a metrics file, prepared data, a checkpoint) is missing, unreadable or of the wrong kind."""
+
+
+class CheckpointError(InputError):
+    """A checkpoint or other tensor file is unreadable or was written by another version of the code."""
 
 
 class OutputError(LatentlabError):
-    """An output could not be written (read-only folder, full disk); the previous file is left as it was."""
+    """An output could not be written (read-only folder, full disk); every output is left as it was."""

@@ -13,10 +13,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 class TrainingProgress:
     """Context manager fed by `fit`: `batch(loss)` after each step, `epoch(metrics)` after each epoch."""
 
-    def __init__(self, title: str, epochs: int, batches: int, done_epochs: int = 0):
+    def __init__(self, title: str, epochs: int, batches: int, done_epochs: int = 0, live: bool | None = None):
+        """live: a bar (None: when stdout is a terminal); False for runs that share a terminal with others."""
         self.title, self.epochs, self.batches = title, epochs, batches
         self.console = Console(file=sys.stdout)
-        self.live = self.console.is_terminal
+        self.live = self.console.is_terminal if live is None else live
         self.started = time.perf_counter()
         self.done_at_start = done_epochs
         self.done = done_epochs

@@ -8,13 +8,16 @@ shown beside them with bootstrap intervals over test images, never crowned over 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from latentlab.io import read_json
+from latentlab.errors import InputError
+from latentlab.io import read_json, restore_hint
 from latentlab.names import label
 from latentlab.stats import Estimate, verdict
 from latentlab.tables import to_markdown
@@ -47,13 +50,27 @@ class Metrics:
     """Every stage's metrics, read from one folder."""
 
     stages: dict[str, Any]
+    folder: Path = Path("metrics")
+    last: str = ""  # the file read last: the one to blame for a value of unexpected type
 
     @classmethod
     def read(cls, folder: Path) -> Metrics:
-        return cls({name: read_json(folder / f"{name}.json") for name in STAGES})
+        return cls({name: read_json(folder / f"{name}.json") for name in STAGES}, folder)
 
     def __getitem__(self, name: str) -> Any:
+        self.last = name
         return self.stages[name]
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """A file of unexpected structure (a number where a table of models goes) stops with its name, as a
+        missing key does (latentlab.io.Record)."""
+        try:
+            yield
+        except (TypeError, AttributeError, ValueError) as error:
+            path = self.folder / f"{self.last}.json"
+            raise InputError(f"{path}: not the file this stage reads ({type(error).__name__}: {error}); "
+                             f"{restore_hint(path)}") from error
 
     @property
     def latent(self) -> int:
@@ -115,9 +132,10 @@ def generation_verdict(m: Metrics) -> str:
     g = m["generation"]
     estimates = {name: Estimate.from_dict(g[name]["fid"]) for name in SWEEP_SAMPLERS if name in g}
     v = verdict(estimates, lower_is_better=True)
-    named = f"**{v.winner}** (interval clear of the others)" if v.winner else (
-        f"no clear winner among {', '.join(estimates)} (intervals overlap)" if v.reason == "overlap"
-        else f"{v.best} lowest, one seed: no interval")
+    named = f"**{v.winner}** (interval clear of the others)" if v.winner else {
+        "overlap": f"no clear winner among {', '.join(estimates)} (intervals overlap)",
+        "one seed": f"{v.best} lowest, one seed: no interval",
+        "alone": f"only {v.best}, with no other sampler to compare"}[v.reason]
     vq2 = {name: g[name]["fid"]["mean"] for name in VQVAE2_SAMPLERS}
     return (f"- **Generation** (classifier-space FID, lower is better): among the samplers of AE, VAE and VQ-VAE, "
             f"{named}. VQ-VAE-2 through its priors, beside them: "

@@ -18,14 +18,16 @@ from typing import Any
 
 import torch
 
-from latentlab.io import save_tensors
+from latentlab.io import STATE_DIR, save_tensors
 
-RESUME_DIR = Path(".resume")  # unfinished runs' states; git- and DVC-ignored
+RESUME_DIR = STATE_DIR  # unfinished runs' states; git- and DVC-ignored
 PACKAGE = Path(__file__).parent
+STATE_KEYS = ("key", "model", "optimizer", "schedule", "shuffle", "rng", "history")
 
 
 class ResumeFile:
-    """The state of an unfinished run, saved after each epoch and removed when the run ends."""
+    """The state of an unfinished run, saved after each epoch; removed once the stage's outputs that
+    supersede it are in place (so a kill between the last epoch and those outputs loses no training)."""
 
     def __init__(self, path: str | Path, identity: dict[str, Any]):
         self.path = Path(path)
@@ -39,12 +41,15 @@ class ResumeFile:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as error:  # noqa: BLE001 - a state cut short by a kill fails in many ways
             return self._set_aside(f"is unreadable ({type(error).__name__}: {str(error).splitlines()[0][:80]})")
-        if state.get("key") != self.key:
+        missing = [key for key in STATE_KEYS if not isinstance(state, dict) or key not in state]
+        if missing:
+            return self._set_aside(f"is not a resume state of this version (no {missing[0]!r})")
+        if state["key"] != self.key:
             return self._set_aside("belongs to another run (other params, data, seed or code)")
         return state
 
     def save(self, state: dict[str, Any]) -> None:
-        save_tensors(self.path, {"key": self.key, **state})
+        save_tensors(self.path, {"key": self.key, **state}, output=False)  # kept even if the stage then fails
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)

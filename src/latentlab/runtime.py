@@ -13,13 +13,26 @@ from latentlab.errors import ConfigError
 
 
 def setup(base: BaseConfig, seed: int | None = None) -> torch.device:
-    """Pick the device, use every core this process may run on, keep freed memory for reuse, and seed
-    all RNGs (base.seed by default)."""
+    """Pick the device (deterministic kernels on a GPU), use every core this process may run on, keep
+    freed memory for reuse, and seed all RNGs (base.seed by default)."""
     device = pick_device(base.device)
+    if device.type == "cuda":
+        deterministic_cuda()
     keep_freed_memory()
     torch.set_num_threads(usable_cores())
     torch.manual_seed(base.seed if seed is None else seed)
     return device
+
+
+def deterministic_cuda() -> None:
+    """Make a run on a GPU repeat its bytes, as it does on the CPU: cuBLAS and cuDNN otherwise choose
+    kernels by speed, some of which add in whatever order threads finish. The study's own ops that used
+    atomic adds on a GPU are written without them (EMA code sums as a matrix product, the bottom prior's
+    upsampling as an expand, cross-entropy over flattened positions); any op left without a deterministic
+    kernel warns (warn_only) instead of stopping the run, and README says so."""
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts: before any matmul
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.benchmark = False
 
 
 # glibc's mallopt parameters (malloc.h)

@@ -19,12 +19,14 @@ from latentlab.errors import ConfigError
 
 @dataclass(frozen=True)
 class Bounds:
-    """Range of a numeric field: strict (above/below) or inclusive (at_least/at_most)."""
+    """Range of a numeric field: strict (above/below) or inclusive (at_least/at_most); `why` is said
+    with the error."""
 
     above: float | None = None
     at_least: float | None = None
     below: float | None = None
     at_most: float | None = None
+    why: str = ""
 
     def check(self, value: float, key: str) -> None:
         rules = [
@@ -35,7 +37,9 @@ class Bounds:
         ]
         for bound, holds, words in rules:
             if bound is not None and not holds(value, bound):
-                raise ConfigError(f"{key}: must be {words} {bound:g}, got {value!r}")
+                why = f" ({self.why})" if self.why else ""
+                shown = f"{bound:g}" if isinstance(bound, float) else str(bound)
+                raise ConfigError(f"{key}: must be {words} {shown}{why}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class Odd:
 
 PositiveInt = Annotated[int, Bounds(at_least=1)]
 NonNegativeInt = Annotated[int, Bounds(at_least=0)]
+Seed = Annotated[int, Bounds(at_least=0, below=2**32, why="seeds of torch, NumPy and scikit-learn alike")]
 PositiveFloat = Annotated[float, Bounds(above=0)]
 NonNegativeFloat = Annotated[float, Bounds(at_least=0)]
 OpenUnit = Annotated[float, Bounds(above=0, below=1)]  # e.g. an EMA decay

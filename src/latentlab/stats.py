@@ -94,12 +94,14 @@ def bootstrap(per_item: torch.Tensor, seed: int = 0) -> Estimate:
 class Verdict:
     winner: str | None  # None: no clear winner
     best: str  # the best mean, clear or not
-    reason: str  # "clear", "overlap" (intervals overlap) or "one seed" (no intervals to compare)
+    reason: str  # "clear", "overlap" (intervals overlap), "one seed" (no intervals) or "alone" (nothing to beat)
 
 
 def verdict(estimates: Mapping[str, Estimate], lower_is_better: bool) -> Verdict:
     """The model whose interval is clear of every other model's interval, if there is one."""
     pick = (min if lower_is_better else max)(estimates, key=lambda name: estimates[name].mean)
+    if len(estimates) < 2:
+        return Verdict(None, pick, "alone")
     if not all(e.has_interval for e in estimates.values()):
         return Verdict(None, pick, "one seed")
     best = estimates[pick]

@@ -3,7 +3,8 @@
 A model only has to name its loss terms (`losses(batch)`); `fit` minimizes their sum with
 AdamW on a one-cycle schedule, scores the held-out splits after every epoch (or, for a split whose
 curve nobody reads, after the last one), logs, and keeps a resume state so that an interrupted run
-continues where it stopped.
+continues where it stopped. The state outlives the last epoch: it is removed only once the stage's
+outputs are in place, so a kill between the last epoch and the checkpoint retrains nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from latentlab.config import TrainConfig
 from latentlab.data import Batched
 from latentlab.errors import LatentlabError
 from latentlab.inference import BATCH_SIZE
+from latentlab.io import after_commit, atomic_folder
 from latentlab.models import Trainable, build_model
 from latentlab.progress import TrainingProgress
 from latentlab.resume import RESUME_DIR, ResumeFile, code_digest, file_digest
@@ -51,13 +53,16 @@ class RunningMeans:
 
 def fit(model: Trainable, train: Batched, scored: dict[str, Batched], cfg: TrainConfig, *, device: torch.device,
         title: str, budget_key: str = "train", log: Callable[[Metrics], None] | None = None,
-        resume: ResumeFile | None = None, scored_at_end: dict[str, Batched] | None = None) -> list[Metrics]:
+        resume: ResumeFile | None = None, scored_at_end: dict[str, Batched] | None = None,
+        live_progress: bool | None = None) -> list[Metrics]:
     """Train on the sum of `model.losses`; return one dict per epoch: the train means, each scored
     split's means (e.g. "validation/loss", "test/mse") and the epoch's seconds.
 
     scored_at_end: splits scored after the last epoch only (in its dict): a test split whose per-epoch
     curve no figure shows costs a held-out pass per epoch for nothing.
     budget_key: where `cfg` lives in params.yaml, named when the loss diverges.
+    resume: saved after every epoch, last one included; the caller clears it once its outputs are written.
+    live_progress: a progress bar (None: on a terminal), else one line per epoch.
     """
     model.to(device)
     log = log or (lambda metrics: None)
@@ -76,7 +81,7 @@ def fit(model: Trainable, train: Batched, scored: dict[str, Batched], cfg: Train
         _set_rng_states(state["rng"])
     for metrics in history:  # a fresh logger gets the epochs done before the interruption
         log(metrics)
-    with TrainingProgress(title, cfg.epochs, batches, done_epochs=len(history)) as progress:
+    with TrainingProgress(title, cfg.epochs, batches, done_epochs=len(history), live=live_progress) as progress:
         for epoch in range(len(history) + 1, cfg.epochs + 1):
             started = time.perf_counter()
             means = {"train": _train_epoch(model, train, optimizer, schedule, cfg.batch_size, shuffle, device, progress)}
@@ -91,8 +96,6 @@ def fit(model: Trainable, train: Batched, scored: dict[str, Batched], cfg: Train
                              "rng": _rng_states(device), "history": history})
             log(history[-1])
             progress.epoch(history[-1])
-    if resume:
-        resume.clear()
     return history
 
 
@@ -160,7 +163,8 @@ def _set_rng_states(states: dict[str, Any]) -> None:
 def train_and_save(name: str, config: dict[str, Any], train: Batched, scored: dict[str, Batched], cfg: TrainConfig, *,
                    device: torch.device, seed: int, budget_key: str, inputs: list[Path], log_dir: Path,
                    checkpoint: Path, scored_at_end: dict[str, Batched] | None = None) -> tuple[Trainable, list[Metrics]]:
-    """Build model `name` from `config`, fit it (logged, resumable) and save its checkpoint.
+    """Build model `name` from `config`, fit it (logged, resumable) and save its checkpoint; the resume
+    state is cleared once the stage's outputs are in place.
 
     inputs: the files the training data came from; their content is part of the resume key.
     """
@@ -168,12 +172,21 @@ def train_and_save(name: str, config: dict[str, Any], train: Batched, scored: di
     identity = {"name": name, "config": config, "train": budget(cfg), "seed": seed, "device": device.type,
                 "inputs": file_digest(inputs), "code": code_digest(), "checkpoint": str(checkpoint)}
     resume = ResumeFile(RESUME_DIR / f"{'-'.join(checkpoint.with_suffix('').parts)}.pt", identity)
-    logger = LiveLogger(log_dir)
-    history = fit(model, train, scored, cfg, device=device, title=checkpoint.stem, budget_key=budget_key,
-                  log=logger, resume=resume, scored_at_end=scored_at_end)
-    logger.close()
+    history = fit_logged(model, train, scored, cfg, device=device, title=checkpoint.stem, budget_key=budget_key,
+                         log_dir=log_dir, resume=resume, scored_at_end=scored_at_end)
     save_checkpoint(checkpoint, name, config, model, seed)
+    after_commit(resume.clear)
     return model, history
+
+
+def fit_logged(model: Trainable, train: Batched, scored: dict[str, Batched], cfg: TrainConfig, *, log_dir: Path,
+               **fit_options: Any) -> list[Metrics]:
+    """`fit`, each epoch logged through DVCLive to `log_dir`, which holds the whole log or is left as it was."""
+    with atomic_folder(log_dir) as staged:
+        logger = LiveLogger(staged)
+        history = fit(model, train, scored, cfg, log=logger, **fit_options)
+        logger.close()
+    return history
 
 
 def budget(cfg: TrainConfig) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from latentlab.errors import CheckpointError
 from latentlab.figures import latent_axis, plot_by_model
 from latentlab.io import read_json
 from latentlab.names import MODEL_COLOURS, label
+from latentlab.tables import read_csv
 
 SIDE_TERMS = {"vae": ("kl_bits", "VAE: KL to its prior (bits per image)"),
               "vqvae": ("commitment", "VQ-VAE: commitment term (nats per image)")}
@@ -64,7 +65,8 @@ def loss_curves(paths: dict[tuple[str, int], Path], logs: Path) -> pd.DataFrame:
     frames = []
     for (name, latent), path in paths.items():
         for split in ("train", "validation"):
-            series = pd.read_csv(logs / path.stem / "plots" / "metrics" / split / "loss.tsv", sep="\t")  # DVCLive's layout
+            series = read_csv(logs / path.stem / "plots" / "metrics" / split / "loss.tsv", ("step", "loss"),
+                              sep="\t")  # DVCLive's layout
             frames.append(pd.DataFrame({"model": name, "latent": latent, "split": split,
                                         "epoch": series["step"] + 1, "loss": series["loss"]}))
     return pd.concat(frames, ignore_index=True)

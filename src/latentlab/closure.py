@@ -1,9 +1,11 @@
 """The latentlab modules a stage script runs: its import closure inside the package, read from the source.
 
-    python tests/closure.py stages/eval_probe.py    # prints the deps dvc.yaml should list
+    python -m latentlab.closure stages/eval_probe.py    # prints the code deps dvc.yaml should list
 
 A module counts when any import statement names it (at module level or inside a function), and so
-do the `__init__.py` files of its packages, which Python runs on import.
+do the `__init__.py` files of its packages, which Python runs on import. dvc.yaml lists each stage's
+closure as its code deps (tests/test_dependencies.py checks it), and a training run's reuse key holds
+the digest of the closure of the code that trains it (`latentlab.runs`).
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import ast
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SOURCE = ROOT / "src"
+SOURCE = Path(__file__).resolve().parents[1]  # src/
+ROOT = SOURCE.parent  # the project root, which dvc.yaml's paths are relative to
 PACKAGE = "latentlab"
 
 
@@ -43,18 +45,29 @@ def imported_modules(path: Path) -> set[str]:
     return modules
 
 
-def closure(script: Path) -> list[str]:
-    """Paths (relative to the project root) of the script and every package module it runs, sorted."""
+def _transitive(names: set[str]) -> set[str]:
+    """The modules `names` and every package module they import, transitively."""
     seen: set[str] = set()
-    todo = imported_modules(script)
+    todo = set(names)
     while todo:
         name = todo.pop()
         if name not in seen:
             seen.add(name)
             todo |= imported_modules(module_file(name))
-    files = {module_file(name).relative_to(ROOT).as_posix() for name in seen}
+    return seen
+
+
+def closure(script: Path) -> list[str]:
+    """Paths (relative to the project root) of the script and every package module it runs, sorted."""
+    files = {module_file(name).relative_to(ROOT).as_posix() for name in _transitive(imported_modules(script))}
     script = script.resolve()
     return [script.relative_to(ROOT).as_posix() if script.is_relative_to(ROOT) else str(script), *sorted(files)]
+
+
+def module_closure(module: str) -> list[Path]:
+    """The files of package module `module`, of its packages' __init__s and of every module they import."""
+    parts = module.split(".")
+    return sorted(module_file(name) for name in _transitive({".".join(parts[:i]) for i in range(1, len(parts) + 1)}))
 
 
 def collapsed(paths: list[str]) -> list[str]:

@@ -24,6 +24,7 @@ from latentlab.stats import seeds_summary
 SAMPLER_TITLES = {
     "ae_normal": "AE, Z ~ N(0, I) (naive)", "ae_mixture": "AE, Z from a Gaussian mixture fit to training codes",
     "vae_normal": "VAE, Z ~ N(0, I) (its prior)", "vqvae_uniform": "VQ-VAE, codes drawn uniformly (naive)",
+    "fsq_uniform": "FSQ, codes drawn uniformly (naive)",
     "vqvae2_prior": "VQ-VAE-2 through its priors, temperature {t:g}, labels from the data",
     "vqvae2_prior_reference": "VQ-VAE-2 through its priors, temperature {t:g}, labels evenly spread",
 }

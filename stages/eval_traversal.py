@@ -52,7 +52,8 @@ def main() -> None:
     image = test.float_images(first_digit, device)  # (1, C, H, W)
     with atomic_folder(args.grids) as grids:
         for name, by_seed in contest.items():
-            model, unit = by_seed[first], "slot" if name == "vqvae" else "z"
+            model = by_seed[first]
+            unit = "slot" if model.snaps else "z"
             images = traverse(model, model.encode(image)[0], step_sizes(model), moves)
             along = " (along the slot's first principal direction, then snapped)" if unit == "slot" else ""
             save_figure(image_grid(list(images), row_labels=[f"{unit} {c}" for c in range(len(images))],

@@ -16,7 +16,7 @@ from latentlab.stats import seeds_summary
 from latentlab.tables import read_csv, write_csv
 
 SWEEP_COLUMNS = ("model", "latent", "mse", "recon_nll", "kl_bits", "code_bits", "code_entropy_bits")
-CONTEST_RATES = {"vae": ("kl_bits", "test"), "vqvae": ("entropy_bits", "codebook")}  # rate and where a run keeps it
+CONTEST_RATES = {"vae": ("kl_bits", "test"), "vqvae": ("entropy_bits", "codebook"), "fsq": ("entropy_bits", "codebook")}  # rate and where a run keeps it
 
 
 def main() -> None:

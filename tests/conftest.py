@@ -12,6 +12,7 @@ import torch
 from latentlab.config import (
     AEConfig,
     ClassifierModelConfig,
+    FSQConfig,
     PixelCNNModelConfig,
     QuantizerConfig,
     TrainConfig,
@@ -36,7 +37,8 @@ def tiny_trunk() -> TrunkConfig:
 
 
 def tiny_quantizer(**changes) -> QuantizerConfig:
-    values = dict(codebook_size=16, embed_dim=4, beta=0.25, ema=True, decay=0.9, dead_code_threshold=0.1)
+    values = dict(codebook_size=16, embed_dim=4, beta=0.25, ema=True, decay=0.9, dead_code_threshold=0.1,
+                  gradient="straight_through")
     return QuantizerConfig(**{**values, **changes})
 
 
@@ -54,7 +56,7 @@ def tiny_vqvae2_model(image_size: int = 32, **quantizer) -> VQVAE2ModelConfig:
                              top=tiny_quantizer(**quantizer), bottom=tiny_quantizer(**quantizer))
 
 
-BOTTLENECKS = {"ae": AEConfig(), "vae": VAEConfig(beta=1.0)}  # VQ-VAE: tiny_quantizer()
+BOTTLENECKS = {"ae": AEConfig(), "vae": VAEConfig(beta=1.0), "fsq": FSQConfig(levels=(5, 4, 3))}  # VQ-VAE: tiny_quantizer()
 
 
 def sweep_config(name: str, latent: int = 4, **quantizer) -> dict:

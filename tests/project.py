@@ -32,6 +32,9 @@ TINY = {  # the whole study in about two minutes on 2 cores
     "probe.train_images": 200, "probe.max_iter": 20,
     "generation.samples": 20, "generation.mixture_components": 2, "generation.grid_images": 16,
     "generation.grid_columns": 8,
+    "codebooks.vq_sizes": [8, 512], "codebooks.fsq_levels": [[2, 2, 2], [8, 8, 8]],
+    "nll.importance_samples": 20, "nll.test_images": 50,
+    "maps.images": 100, "maps.tsne_images": 60, "maps.perplexity": 10.0, "maps.grid_steps": 5,
 }
 RESULTS = ("metrics", "plots", "logs", "models", "data", "samples")  # every output of the study, byte for byte
 SUPPORT = ROOT / "tests" / "support"  # sitecustomize.py: param recording and kills at a chosen point

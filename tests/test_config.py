@@ -87,7 +87,7 @@ def test_yaml_infinity_is_rejected(raw, tmp_path):
 
 def test_unknown_sweep_model_lists_the_choices(raw):
     raw["sweep"]["models"] = ["ae", "vea"]
-    check(raw, "sweep.models[1]: expected one of 'ae', 'vae', 'vqvae', got 'vea'")
+    check(raw, "sweep.models[1]: expected one of 'ae', 'vae', 'vqvae', 'fsq', got 'vea'")
 
 
 def test_unknown_dataset_lists_the_choices(raw):

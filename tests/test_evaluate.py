@@ -53,7 +53,7 @@ def test_per_image_scores_score_each_reconstruction(name):
     assert mean_scores(scores)["mse"] == pytest.approx(float(mse.double().mean()), rel=1e-6)
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "vqvae2"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq", "vqvae2"])
 def test_per_image_scores_agree_across_devices(name, device):
     model = latent_model(name)
     images = uint8_images(5)

@@ -16,7 +16,7 @@ CPU = torch.device("cpu")
 # --- traversal ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq"])
 def test_a_traversal_rows_middle_image_is_the_reconstruction(name):
     m = latent_model(name)
     x = torch.rand(1, *SHAPE)
@@ -82,7 +82,7 @@ def test_coordinate_scores_average_each_images_traversal():
             assert float(scores[key][c]) == pytest.approx(sum(s[c][key] for s in by_image) / 3, rel=1e-6)
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq"])
 def test_traversals_agree_across_devices(name, device):
     m = latent_model(name)
     images, moves = torch.rand(2, *SHAPE), offsets(1.0, 3)
@@ -98,7 +98,7 @@ def test_traversals_agree_across_devices(name, device):
 # --- interpolation -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "vqvae2"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq", "vqvae2"])
 def test_interpolation_endpoints_are_the_endpoints_reconstructions(name):
     m = latent_model(name)
     x = torch.rand(2, *SHAPE)
@@ -220,7 +220,7 @@ def test_the_noise_curve_reads_every_model_and_scale():
     assert curve[curve["model"] == "vqvae2"]["low"].isna().all()
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "vqvae2"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq", "vqvae2"])
 def test_noisy_decodes_agree_across_devices(name, device):
     """The noise is drawn on the CPU, so every device decodes the same noisy codes."""
     m = latent_model(name)

@@ -113,7 +113,7 @@ CASES = [
          {"sweep.seeds": [0, 1, f"2; touch {INJECT}; echo"]}),
     Case("path traversal in a seed", ("repro", "-s", "replicates"), "sweep.seeds[1]: expected int, got str '/../..",
          {"sweep.seeds": [0, "/../../../../{outside}/victim"]}),
-    Case("backticks in a model name", ("repro", "-s", "sweep"), "sweep.models[0]: expected one of 'ae', 'vae'",
+    Case("backticks in a model name", ("repro", "-s", "sweep"), "sweep.models[0]: expected one of 'ae', 'vae', 'vqvae', 'fsq'",
          {"sweep.models": [f"ae`touch {INJECT}`"]}),
     Case("$(...) in the latent", ("repro", "-s", "reconstruct"), "model.latent: expected int, got str '$(touch",
          {"model.latent": f"$(touch {INJECT})"}),

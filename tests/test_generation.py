@@ -92,7 +92,7 @@ def close_uint8(a: torch.Tensor, b: torch.Tensor) -> bool:
     return a.shape == b.shape and a.dtype == b.dtype == torch.uint8 and (a.int() - b.int()).abs().max() <= 1
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq"])
 def test_decode_to_uint8_decodes_the_codes(name, device):
     m = latent_model(name)
     z = m.encode(torch.rand(5, *SHAPE)) + 0.1 * torch.randn(5, *m.encode(torch.rand(1, *SHAPE)).shape[1:])
@@ -122,21 +122,22 @@ def test_gaussian_mixture_samples_follow_the_codes():
 
 
 def test_sweep_samplers_draw_each_models_z_from_one_generator():
-    models = {name: latent_model(name) for name in ("ae", "vae", "vqvae")}
+    models = {name: latent_model(name) for name in ("ae", "vae", "vqvae", "fsq")}
     train = uint8_images(40)
     out = g.sweep_samplers(models, train, 6, components=2, seed=3, device=CPU)
-    assert set(out) == {"ae_normal", "ae_mixture", "vae_normal", "vqvae_uniform"}
-    generator = torch.Generator().manual_seed(3)  # AE-naive, then VAE, then VQ-VAE draw from it, in that order
+    assert set(out) == {"ae_normal", "ae_mixture", "vae_normal", "vqvae_uniform", "fsq_uniform"}
+    generator = torch.Generator().manual_seed(3)  # AE-naive, VAE, VQ-VAE, then FSQ draw from it, in that order
     assert torch.equal(out["ae_normal"], g.decode_to_uint8(models["ae"], torch.randn(6, 4, generator=generator), CPU))
     assert torch.equal(out["vae_normal"], g.decode_to_uint8(models["vae"], torch.randn(6, 4, generator=generator), CPU))
     assert torch.equal(out["vqvae_uniform"], g.uniform_codes(models["vqvae"], 6, generator, CPU))
+    assert torch.equal(out["fsq_uniform"], g.uniform_codes(models["fsq"], 6, generator, CPU))
     mixture = g.gaussian_mixture(encode_all(models["ae"], train, CPU), 6, 2, 3)
     assert torch.equal(out["ae_mixture"], g.decode_to_uint8(models["ae"], mixture, CPU))
     assert set(g.sweep_samplers({"vae": models["vae"]}, train, 6, 2, 3, CPU)) == {"vae_normal"}
 
 
 def test_sweep_samplers_agree_across_devices(device):
-    models = {name: latent_model(name) for name in ("ae", "vae", "vqvae")}
+    models = {name: latent_model(name) for name in ("ae", "vae", "vqvae", "fsq")}
     train = uint8_images(40)
     expected = g.sweep_samplers(models, train, 6, components=2, seed=3, device=CPU)
     out = g.sweep_samplers({k: moved(m, device) for k, m in models.items()}, train, 6, 2, 3, device)

@@ -14,7 +14,7 @@ from latentlab.models.trunk import FeatureMaps
 from latentlab.models.vae import gaussian_kl
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq"])
 @pytest.mark.parametrize("latent", [2, 32])
 def test_sweep_model_shapes_and_losses(name, latent):
     model = build_model(name, sweep_config(name, latent))
@@ -23,7 +23,7 @@ def test_sweep_model_shapes_and_losses(name, latent):
     assert "recon" in losses and all(torch.isfinite(v) and v.ndim == 0 for v in losses.values())
     model.eval()
     z = model.encode(x)
-    assert z.shape == ((2, latent, 4) if name == "vqvae" else (2, latent))
+    assert z.shape == {"vqvae": (2, latent, 4), "fsq": (2, latent, 3)}.get(name, (2, latent))  # slots of D numbers
     assert model.decode(z).shape == (2, *SHAPE)
     recon = model.reconstruct(x)
     assert recon.shape == (2, *SHAPE) and recon.min() >= 0 and recon.max() <= 1
@@ -92,7 +92,7 @@ def test_classifier_shapes():
     assert set(terms) == {"nll"} and set(measures) == {"accuracy"}
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "vqvae2", "classifier"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq", "vqvae2", "classifier"])
 def test_held_out_terms_are_the_losses_and_measures_of_two_passes(name):
     """Scoring reads the measures from the loss's own forward pass where the model allows it: same numbers."""
     model = latent_model(name) if name != "classifier" else build_model(name, classifier_config()).eval()
@@ -114,7 +114,7 @@ def test_held_out_terms_are_the_losses_and_measures_of_two_passes(name):
         assert torch.allclose(measures["mse"], (reconstruction - x).pow(2).mean(), rtol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "classifier", "vqvae2"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq", "classifier", "vqvae2"])
 def test_loss_halves_on_a_fixed_batch_of_64(name, mnist_test_images):
     images, labels = mnist_test_images
     batch = (images[:64], labels[:64])
@@ -152,7 +152,7 @@ def test_vqvae2_builds_from_its_plain_config():
 # --- devices ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "vqvae2"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq", "vqvae2"])
 def test_encode_decode_and_reconstruct_agree_across_devices(name, device):
     model = latent_model(name)
     x = torch.rand(5, *SHAPE)
@@ -165,7 +165,7 @@ def test_encode_decode_and_reconstruct_agree_across_devices(name, device):
     assert torch.allclose(on_device.reconstruct(x.to(device)).cpu(), model.reconstruct(x), atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "vqvae2", "classifier"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq", "vqvae2", "classifier"])
 def test_losses_agree_across_devices(name, device):
     model = latent_model(name) if name != "classifier" else build_model(name, classifier_config()).eval()
     batch = (torch.rand(4, *SHAPE), torch.tensor([0, 1, 2, 3]))

@@ -45,7 +45,7 @@ def test_standardize_uses_the_training_statistics():
     assert torch.isfinite(test_std).all()  # a constant training feature does not divide by zero
 
 
-@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "vqvae2"])
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq", "vqvae2"])
 def test_probes_read_what_the_decoder_reads(name):
     m = latent_model(name)
     images = uint8_images(5)

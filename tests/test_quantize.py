@@ -8,8 +8,16 @@ import pytest
 import torch
 
 from conftest import tiny_quantizer
+from latentlab.config import FSQConfig
 from latentlab.evaluate.codebook import codebook_scores, entropy_bits
-from latentlab.quantize import EMAVectorQuantizer, VectorQuantizer, build_quantizer, code_statistics
+from latentlab.quantize import (
+    EMAVectorQuantizer,
+    FiniteScalarQuantizer,
+    VectorQuantizer,
+    build_quantizer,
+    code_statistics,
+    rotation_trick,
+)
 
 
 @pytest.mark.parametrize("ema", [True, False])
@@ -131,3 +139,99 @@ def test_quantizing_agrees_across_devices(ema, device):
     assert all(torch.allclose(out.losses[k].cpu(), v, rtol=1e-5) for k, v in expected.losses.items())
     for key, value in quantizer.state_dict().items():  # usage, EMA sums and codes moved alike
         assert torch.allclose(on_device.state_dict()[key].cpu().to(value.dtype), value, atol=1e-5), key
+
+
+# --- the rotation trick (Fifty et al. 2024) --------------------------------------------------------
+
+
+def test_the_rotation_trick_keeps_the_forward_value_and_rotates_the_gradient():
+    """Checked against the paper's formula with R built as a matrix: the output is q, and the gradient
+    reaching e is (|q|/|e| R)^T g, with R = I - 2 r r^T + 2 q_ e_^T."""
+    torch.manual_seed(0)
+    e = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    q = torch.randn(5, 3, dtype=torch.float64)
+    g = torch.randn(5, 3, dtype=torch.float64)
+    out = rotation_trick(e, q)
+    assert torch.allclose(out, q, atol=1e-12)
+    (out * g).sum().backward()
+    for i in range(5):
+        e_unit, q_unit = e[i].detach() / e[i].detach().norm(), q[i] / q[i].norm()
+        r = (e_unit + q_unit) / (e_unit + q_unit).norm()
+        rotation = torch.eye(3, dtype=torch.float64) - 2 * torch.outer(r, r) + 2 * torch.outer(q_unit, e_unit)
+        assert torch.allclose(rotation @ rotation.T, torch.eye(3, dtype=torch.float64))  # a rotation
+        assert torch.allclose(rotation @ e_unit, q_unit)  # that carries e's direction onto q's
+        expected = (q[i].norm() / e[i].detach().norm()) * rotation.T @ g[i]
+        assert torch.allclose(e.grad[i], expected), i
+    assert not torch.allclose(e.grad, g)  # not the straight-through gradient
+
+
+@pytest.mark.parametrize("ema", [True, False])
+def test_a_rotation_quantizer_snaps_as_the_straight_through_one(ema):
+    """The option changes gradients only: the same codes, the same forward output, other encoder gradients."""
+    torch.manual_seed(1)
+    straight = build_quantizer(tiny_quantizer(ema=ema)).train()
+    rotating = copy.deepcopy(straight)
+    rotating.rotate = True
+    z = torch.randn(8, 3, 4)
+    outputs = []
+    for quantizer in (straight, rotating):
+        torch.manual_seed(2)  # the same restarts and initialization draws
+        leaf = z.clone().requires_grad_()
+        out = quantizer(leaf)
+        (out.quantized * torch.arange(4.0)).sum().backward()
+        outputs.append((out, leaf.grad))
+    (a, grad_a), (b, grad_b) = outputs
+    assert torch.equal(a.codes, b.codes) and torch.allclose(a.quantized, b.quantized, atol=1e-5)
+    assert torch.equal(grad_a, torch.arange(4.0).expand(8, 3, 4)) and not torch.allclose(grad_b, grad_a)
+
+
+# --- finite scalar quantization (Mentzer et al. 2023) ---------------------------------------------
+
+
+LEVELS = (5, 4, 3)  # odd and even counts: an even count's grid is shifted by half a level
+
+
+def fsq(levels=LEVELS) -> FiniteScalarQuantizer:
+    return FiniteScalarQuantizer(FSQConfig(levels=levels))
+
+
+def test_fsq_outputs_lie_on_the_grid_of_each_coordinates_levels():
+    quantizer = fsq()
+    out = quantizer(torch.randn(4000, 3) * 3)
+    for i, levels in enumerate(LEVELS):
+        values = torch.unique(out.quantized[:, i])
+        width = levels // 2
+        assert torch.allclose(values, torch.arange(-width, levels - width, dtype=torch.float32) / width), (levels, values)
+    assert out.losses == {} and quantizer.codebook_size == 60 and quantizer.embed_dim == 3
+
+
+def test_fsq_reaches_every_code_and_its_codes_look_up_to_its_outputs():
+    quantizer = fsq()
+    z = torch.randn(20000, 3) * 2
+    out = quantizer(z)
+    assert torch.equal(torch.unique(out.codes), torch.arange(60))  # every grid point is reachable
+    assert torch.equal(quantizer.lookup(out.codes), out.quantized)
+    assert torch.equal(quantizer.nearest(z), out.codes) and torch.equal(quantizer.snap(z), out.quantized)
+    grid = quantizer.lookup(torch.arange(60))
+    assert len(torch.unique(grid, dim=0)) == 60  # 60 codes, 60 distinct points
+
+
+def test_fsq_passes_gradients_straight_through_the_rounding():
+    quantizer = fsq()
+    z = torch.randn(6, 2, 3, requires_grad=True)
+    out = quantizer(z)
+    out.quantized.sum().backward()
+    leaf = z.detach().clone().requires_grad_()
+    quantizer.unsnapped(leaf).sum().backward()  # the bounded values, not rounded: the gradient of the bound
+    assert torch.allclose(z.grad, leaf.grad) and (z.grad > 0).all()
+
+
+def test_fsq_usage_and_perplexity_over_its_codes():
+    quantizer = fsq((2, 2))
+    corners = torch.tensor([[-1.0, -1.0], [1.0, -1.0], [-1.0, 1.0], [1.0, 1.0]]) * 10  # far out: the two levels
+    codes = quantizer.nearest(corners.repeat(5, 1))
+    scores = codebook_scores(codes.view(-1, 1), quantizer)
+    assert scores["usage"] == 1.0 and scores["perplexity"] == pytest.approx(4.0) and scores["restarts"] == 0
+    assert scores["bits"] == 2.0 and scores["entropy_bits"] == pytest.approx(2.0)
+    half = codebook_scores(codes[codes < 2].view(-1, 1), quantizer)
+    assert half["usage"] == 0.5 and half["perplexity"] == pytest.approx(2.0)

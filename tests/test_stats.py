@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from latentlab.stats import Estimate, bootstrap, over_seeds, seed_summary, seeds_summary, verdict
+from latentlab.stats import Estimate, bootstrap, holm, over_seeds, ranking, seed_summary, seeds_summary, welch
 
 T_975_2 = 4.302652729749464  # Student-t quantile t_{0.975} with 2 degrees of freedom (3 seeds)
 
@@ -76,43 +76,67 @@ def test_bootstrap_is_reproducible_and_constant_items_have_no_spread():
     assert (flat.low, flat.mean, flat.high) == (0.75, 0.75, 0.75)
 
 
-# --- verdicts ----------------------------------------------------------------------------------
+# --- pairwise verdicts: Welch differences, Holm's adjustment, orders and winners --------------------
 
 
-def test_a_clear_win_when_lower_is_better():
-    v = verdict({"ae": seeds(0.02, 0.018, 0.022), "vae": seeds(0.03, 0.028, 0.032), "vqvae": seeds(0.04, 0.03, 0.05)},
-                lower_is_better=True)
-    assert (v.winner, v.best, v.reason) == ("ae", "ae", "clear")
+def test_welch_matches_scipy_on_unequal_variances():
+    from scipy import stats
+
+    a, b = [0.010, 0.011, 0.009, 0.0105], [0.020, 0.026, 0.017]
+    d = welch(a, b)
+    expected = stats.ttest_ind(a, b, equal_var=False)
+    assert d.mean == pytest.approx(sum(a) / 4 - sum(b) / 3) and d.p == pytest.approx(expected.pvalue)
+    interval = expected.confidence_interval(0.95)
+    assert (d.low, d.high) == (pytest.approx(interval.low), pytest.approx(interval.high))
 
 
-def test_a_clear_win_when_higher_is_better():
-    v = verdict({"ae": seeds(0.8, 0.78, 0.82), "vae": seeds(0.9, 0.88, 0.92), "vqvae": seeds(0.7, 0.6, 0.8)},
-                lower_is_better=False)
-    assert (v.winner, v.best, v.reason) == ("vae", "vae", "clear")
+def test_holm_steps_down_and_stays_monotone():
+    assert holm([0.01, 0.04, 0.03, 0.5]) == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm([0.5, 0.6]) == pytest.approx([1.0, 1.0]) and holm([]) == []
 
 
-def test_the_same_numbers_crown_the_other_end_when_the_direction_flips():
-    estimates = {"ae": seeds(1.0, 0.9, 1.1), "vae": seeds(2.0, 1.9, 2.1)}
-    assert verdict(estimates, lower_is_better=True).winner == "ae"
-    assert verdict(estimates, lower_is_better=False).winner == "vae"
+def test_a_clear_order_names_the_winner():
+    r = ranking({"ae": [0.010, 0.011, 0.009], "vae": [0.020, 0.021, 0.019], "vqvae": [0.030, 0.032, 0.028]}, True)
+    assert r.order == ["ae", "vae", "vqvae"] and r.separated == [True, True]
+    assert r.winner == "ae" and r.reason == "clear" and r.text() == "ae < vae < vqvae"
+    assert {(p.a, p.b): p.better for p in r.pairs} == {("ae", "vae"): "ae", ("ae", "vqvae"): "ae",
+                                                       ("vae", "vqvae"): "vae"}
 
 
-@pytest.mark.parametrize("lower", [True, False])
-def test_overlapping_intervals_name_no_winner(lower):
-    # The best mean's interval is clear of one rival but overlaps the other.
-    estimates = {"ae": seeds(1.0, 0.8, 1.2), "vae": seeds(1.3, 1.1, 1.5), "vqvae": seeds(5.0, 4.0, 6.0)}
-    if not lower:
-        estimates = {name: seeds(-e.mean, -e.high, -e.low) for name, e in estimates.items()}
-    v = verdict(estimates, lower_is_better=lower)
-    assert (v.winner, v.best, v.reason) == (None, "ae", "overlap")
+def test_higher_is_better_orders_the_other_way():
+    r = ranking({"ae": [0.80, 0.81, 0.79], "vae": [0.90, 0.91, 0.89]}, lower_is_better=False)
+    assert r.order == ["vae", "ae"] and r.winner == "vae" and r.text() == "vae > ae"
 
 
-def test_touching_intervals_are_not_clear():
-    v = verdict({"ae": seeds(1.0, 0.9, 1.1), "vae": seeds(1.2, 1.1, 1.3)}, lower_is_better=True)
-    assert v.winner is None and v.reason == "overlap"
+def test_a_tie_names_no_winner():
+    r = ranking({"ae": [1.0, 1.3, 0.8], "vae": [1.1, 0.9, 1.25]}, True)
+    assert r.winner is None and r.reason == "no clear winner" and r.separated == [False]
+    assert r.text() == "vae ≈ ae" or r.text() == "ae ≈ vae"
 
 
-def test_one_seed_names_no_winner():
-    far_apart = {"ae": Estimate(1.0, None, None, "seeds", 1), "vae": Estimate(9.0, None, None, "seeds", 1)}
-    v = verdict(far_apart, lower_is_better=True)
-    assert (v.winner, v.best, v.reason) == (None, "ae", "one seed")
+def test_the_issues_case_one_wide_interval_between_two_separated_models():
+    """AE clearly below VQ-VAE, VAE's spread overlapping both: the order says what separates, no winner."""
+    r = ranking({"ae": [0.0093, 0.0099, 0.0105], "vae": [0.0100, 0.0135, 0.0170], "vqvae": [0.0128, 0.0133, 0.0139]},
+                True)
+    assert r.order == ["ae", "vqvae", "vae"] and r.winner is None
+    assert r.text() == "ae < vqvae ≈ vae (ae vs vae not separated)"
+
+
+def test_holm_takes_back_a_difference_that_one_test_alone_would_call():
+    """p = 0.03 alone is below 0.05, but not when it is the best of three pairs (0.03 x 3 = 0.09)."""
+    per_seed = {"a": [1.0, 1.1, 1.2], "b": [1.25, 1.35, 1.45], "c": [1.3, 1.5, 1.7]}
+    alone = welch(per_seed["a"], per_seed["b"]).p
+    r = ranking(per_seed, True)
+    pair = next(p for p in r.pairs if (p.a, p.b) == ("a", "b"))
+    assert alone < 0.05 and pair.p_holm >= alone and (pair.better is None) == (pair.p_holm >= 0.05)
+
+
+def test_one_seed_gives_no_verdict():
+    r = ranking({"ae": [0.01], "vae": [0.05]}, True)
+    assert r.winner is None and r.reason == "one seed" and r.pairs[0].p_holm is None
+    assert r.order == ["ae", "vae"] and r.separated == [False]
+
+
+def test_one_model_alone_is_no_winner():
+    r = ranking({"ae": [0.01, 0.02]}, True)
+    assert r.winner is None and r.reason == "alone"

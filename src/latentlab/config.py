@@ -8,6 +8,7 @@ The dataclasses carry no defaults: params.yaml is the one place a number lives.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
@@ -45,7 +46,7 @@ DATASETS = {
     "cifar10": DatasetFacts((3, 32, 32), train=50_000, test=10_000, classes=10),
 }
 
-SweepModel = Literal["ae", "vae", "vqvae"]
+SweepModel = Literal["ae", "vae", "vqvae", "fsq"]
 MAX_CODES = 2**15  # codes are stored as int16 (latentlab.codes)
 SPREAD_IMAGES = Bounds(at_least=2, why="a standard deviation needs two images")
 SCALE_IN_SD = Bounds(at_least=0, at_most=100, why="a multiple of a coordinate's standard deviation")
@@ -139,6 +140,14 @@ class QuantizerConfig:
     ema: bool  # EMA codebook updates (appendix A.1) instead of the codebook loss
     decay: OpenUnit  # EMA decay of code counts (and of codes, when ema)
     dead_code_threshold: NonNegativeFloat  # restart a code used less than this share of its fair usage
+    gradient: Literal["straight_through", "rotation"]  # how the encoder's gradient passes the snap
+
+
+@dataclass(frozen=True)
+class FSQConfig:
+    """Finite scalar quantization: a slot is len(levels) coordinates, coordinate i rounded to levels[i] values."""
+
+    levels: tuple[Annotated[int, Bounds(at_least=2)], ...]  # prod(levels) codes: at most MAX_CODES (Config checks)
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,7 @@ class ModelsConfig:
     ae: AEConfig
     vae: VAEConfig
     vqvae: QuantizerConfig
+    fsq: FSQConfig
 
 
 @dataclass(frozen=True)
@@ -250,6 +260,33 @@ class SweepConfig:
 
 
 @dataclass(frozen=True)
+class CodebooksConfig:
+    """Where VQ loses its codes: VQ-VAE (with and without restarts) and FSQ at model.latent, one seed."""
+
+    vq_sizes: tuple[Annotated[int, Bounds(at_least=2, at_most=MAX_CODES, why="code ids are stored as int16")], ...]
+    fsq_levels: tuple[tuple[Annotated[int, Bounds(at_least=2)], ...], ...]  # the same numbers of codes, in order
+
+
+@dataclass(frozen=True)
+class NLLConfig:
+    """The VAE's test NLL as VAE papers measure it: trained and scored on binarized images."""
+
+    importance_samples: PositiveInt  # k of the IWAE bound (Burda et al. 2016); 1 is the ELBO
+    test_images: PositiveInt  # the first N test images, each binarized once
+
+
+@dataclass(frozen=True)
+class MapsConfig:
+    """Pictures of Z: the sweep's plane and 2-D embeddings at model.latent."""
+
+    latent: PositiveInt  # the sweep's size drawn as it is (2: a plane; another size draws the embeddings only)
+    images: PositiveInt  # the first N test images in each picture
+    tsne_images: PositiveInt  # of them, embedded by t-SNE too (its cost grows faster than N)
+    grid_steps: Annotated[int, Bounds(at_least=2)]  # the decoded plane: steps x steps images
+    perplexity: PositiveFloat  # of t-SNE: about the number of neighbours each point keeps close
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     latent: PositiveInt  # the latent size the comparison stages look at
 
@@ -269,6 +306,9 @@ class Config:
     models: ModelsConfig
     sweep: SweepConfig
     model: ModelConfig
+    codebooks: CodebooksConfig
+    nll: NLLConfig
+    maps: MapsConfig
     reconstruct: ReconstructConfig
     vqvae2: VQVAE2Config
     prior_top: TopPriorConfig
@@ -294,6 +334,9 @@ class Config:
         _check_sizes(self)
         _check_vqvae2(self)
         _check_noise_scales(self.noise.scales)
+        _check_fsq_levels("models.fsq.levels", self.models.fsq.levels)
+        _check_codebooks(self.codebooks)
+        _check_maps(self)
         if self.generation.samples > self.sample.unconditional:
             raise ConfigError(
                 f"generation.samples: {self.generation.samples} is more than sample.unconditional "
@@ -335,6 +378,7 @@ def _check_sizes(cfg: Config) -> None:
                        "generation.samples": cfg.generation.samples}.items():
         limits[key] = (value, train, "the training split")
     for key, value in {"noise.images": cfg.noise.images, "traversal.score_images": cfg.traversal.score_images,
+                       "nll.test_images": cfg.nll.test_images, "maps.images": cfg.maps.images,
                        "reconstruct.grid_images": cfg.reconstruct.grid_images,
                        "train.grid_images": cfg.train.grid_images}.items():
         limits[key] = (value, test, "the test split")
@@ -349,6 +393,37 @@ def _check_sizes(cfg: Config) -> None:
     for key, (value, limit, what) in fits.items():
         if value > limit:
             raise ConfigError(f"{key}: {value} is more than the {limit} of {what}; use at most {limit}")
+
+
+def _check_fsq_levels(key: str, levels: tuple[int, ...]) -> None:
+    if math.prod(levels) > MAX_CODES:
+        raise ConfigError(f"{key}: {list(levels)} make {math.prod(levels)} codes; use at most {MAX_CODES} "
+                          "(code ids are stored as int16)")
+
+
+def _check_maps(cfg: Config) -> None:
+    maps = cfg.maps
+    if maps.latent not in cfg.sweep.latents:
+        raise ConfigError(f"maps.latent: {maps.latent} is not one of sweep.latents {list(cfg.sweep.latents)}; "
+                          "draw one of the sweep's sizes (2 gives the plane)")
+    if maps.tsne_images > maps.images:
+        raise ConfigError(f"maps.tsne_images: {maps.tsne_images} is more than maps.images {maps.images}, the images "
+                          "it is taken from; use at most that")
+    if maps.perplexity >= maps.tsne_images:
+        raise ConfigError(f"maps.perplexity: {maps.perplexity:g} must be less than maps.tsne_images "
+                          f"{maps.tsne_images} (t-SNE needs more points than neighbours)")
+
+
+def _check_codebooks(c: CodebooksConfig) -> None:
+    """Each VQ-VAE size has its FSQ grid of the same number of codes."""
+    if len(c.vq_sizes) != len(c.fsq_levels):
+        raise ConfigError(f"codebooks.fsq_levels: {len(c.fsq_levels)} grids for the {len(c.vq_sizes)} sizes of "
+                          "codebooks.vq_sizes; give one grid per size")
+    for i, (size, levels) in enumerate(zip(c.vq_sizes, c.fsq_levels, strict=True)):
+        if math.prod(levels) != size:
+            raise ConfigError(f"codebooks.fsq_levels[{i}]: {list(levels)} make {math.prod(levels)} codes, not the "
+                              f"{size} of codebooks.vq_sizes[{i}]; choose levels whose product is {size}")
+    _check_unique("codebooks.vq_sizes", c.vq_sizes)
 
 
 def _check_noise_scales(scales: tuple[float, ...]) -> None:

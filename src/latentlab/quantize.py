@@ -1,25 +1,32 @@
-"""The vector quantizer shared by VQ-VAE and VQ-VAE-2 (van den Oord et al. 2017, eq. 3).
+"""The quantizers: the vector quantizer shared by VQ-VAE and VQ-VAE-2 (van den Oord et al. 2017, eq. 3),
+and finite scalar quantization (FSQ, Mentzer et al. 2023).
 
-Each input vector is snapped to its nearest code in a codebook of `codebook_size` vectors.
-Gradients pass the snap unchanged (straight-through); the encoder is pulled towards its code by
-the commitment term. Codes learn either from a codebook loss (`VectorQuantizer`) or as
-exponential moving averages of the vectors assigned to them (`EMAVectorQuantizer`, appendix
-A.1). Both restart dead codes: a code whose moving-average usage drops below `dead_code_threshold`
-times its fair share (the batch's vectors divided by the codebook size) is moved onto a random
-encoder output of the batch.
+Vector quantization snaps each input vector to its nearest code in a codebook of `codebook_size`
+vectors. Gradients pass the snap either unchanged (straight-through) or rotated (the rotation trick,
+Fifty et al. 2024); the encoder is pulled towards its code by the commitment term. Codes learn either
+from a codebook loss (`VectorQuantizer`) or as exponential moving averages of the vectors assigned to
+them (`EMAVectorQuantizer`, appendix A.1). Both restart dead codes: a code whose moving-average usage
+drops below `dead_code_threshold` times its fair share (the batch's vectors divided by the codebook
+size) is moved onto a random encoder output of the batch.
+
+FSQ has no codebook: each of a slot's coordinates is bounded and rounded to one of a few levels, and
+the code is the slot's grid point; nothing to learn, commit to or restart.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from latentlab.config import QuantizerConfig
+from latentlab.config import FSQConfig, QuantizerConfig
 
 LAPLACE_EPS = 1e-5  # smoothing of EMA code counts, so an unused code never divides by zero
+NORM_EPS = 1e-12  # the rotation trick divides by vector norms
+FSQ_EPS = 1e-3  # FSQ's bound reaches a little past the outer levels, so rounding reaches them
 
 
 @dataclass
@@ -41,6 +48,7 @@ class Quantizer(nn.Module):
         self.beta = config.beta
         self.decay = config.decay
         self.dead_code_threshold = config.dead_code_threshold
+        self.rotate = config.gradient == "rotation"
         self.register_buffer("usage", torch.ones(config.codebook_size))  # EMA of assignments per batch
         self.register_buffer("restarts", torch.zeros((), dtype=torch.long))
         self.register_buffer("initialized", torch.tensor(False))
@@ -54,13 +62,24 @@ class Quantizer(nn.Module):
         losses = self.codebook_losses(flat, q, batch=z.shape[0])
         if self.training:
             self._learn(flat.detach(), codes)
-        q = flat + (q - flat).detach()  # copy decoder grads to encoder
+        if self.rotate:
+            q = rotation_trick(flat, q.detach())
+        else:
+            q = flat + (q - flat).detach()  # copy decoder grads to encoder
         return Quantized(q.view_as(z), codes.view(z.shape[:-1]), losses)
 
     @torch.no_grad()
     def snap(self, z: torch.Tensor) -> torch.Tensor:
         """The nearest codes' vectors, without learning or gradients (for evaluation)."""
         return self.lookup(self.nearest(z.reshape(-1, self.embed_dim))).view_as(z)
+
+    def unsnapped(self, z: torch.Tensor) -> torch.Tensor:
+        """What the decoder reads for z without snapping: z itself, a point of the codes' space."""
+        return z
+
+    @property
+    def restart_count(self) -> int:
+        return int(self.restarts)
 
     def nearest(self, flat: torch.Tensor) -> torch.Tensor:
         """Index of the nearest code (squared Euclidean distance) for each row of (N, D).
@@ -146,6 +165,73 @@ class EMAVectorQuantizer(Quantizer):
 
 def build_quantizer(config: QuantizerConfig) -> Quantizer:
     return EMAVectorQuantizer(config) if config.ema else VectorQuantizer(config)
+
+
+def rotation_trick(e: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    """q in the forward pass, and the gradient of the rotation that carries e onto q (Fifty et al. 2024,
+    eq. 4): with e_ = e/|e|, q_ = q/|q|, r = (e_ + q_)/|e_ + q_|, R = I - 2 r r^T + 2 q_ e_^T, the output is
+    sg[|q|/|e| R] e, so the encoder gets (|q|/|e| R)^T times the decoder's gradient instead of it unchanged.
+
+    Rows of (N, D); q carries no gradient. R e is computed without forming R: e - 2 r (r.e) + 2 q_ (e_.e).
+    """
+    e_norm = e.detach().norm(dim=1, keepdim=True).clamp_min(NORM_EPS)
+    q_norm = q.norm(dim=1, keepdim=True).clamp_min(NORM_EPS)
+    e_unit, q_unit = e.detach() / e_norm, q / q_norm
+    r = e_unit + q_unit
+    r = r / r.norm(dim=1, keepdim=True).clamp_min(NORM_EPS)
+    rotated = e - 2 * r * (r * e).sum(1, keepdim=True) + 2 * q_unit * (e_unit * e).sum(1, keepdim=True)
+    scaled = (q_norm / e_norm) * rotated
+    return scaled + (q - scaled).detach()  # the forward value is q's, up to rounding; the gradient the rotation's
+
+
+class FiniteScalarQuantizer(nn.Module):
+    """FSQ (Mentzer et al. 2023, eq. 1 and appendix A): each coordinate of a slot of len(levels) numbers is
+    bounded to (-L/2, L/2) and rounded, L levels for coordinate i, then scaled to [-1, 1]; the slot's code
+    is its grid point, one of prod(levels). Rounding passes gradients straight through. There is no
+    codebook: every code exists from the start, and none can die."""
+
+    restart_count = 0  # no codebook, so no dead code to restart
+
+    def __init__(self, config: FSQConfig):
+        super().__init__()
+        levels = torch.tensor(config.levels)
+        self.embed_dim = len(config.levels)
+        self.codebook_size = math.prod(config.levels)
+        self.register_buffer("levels", levels.float(), persistent=False)
+        self.register_buffer("half_width", (levels // 2).float(), persistent=False)  # rounded values run -w ... L-1-w
+        self.register_buffer("basis", torch.cumprod(torch.cat([torch.ones(1), levels[:-1].float()]), 0), persistent=False)
+
+    def bounded(self, z: torch.Tensor) -> torch.Tensor:
+        """z squashed so that rounding gives exactly L values per coordinate: tanh scaled to half of L - 1
+        (plus a little, so the extreme levels are reached) and, for an even L, shifted by half a level."""
+        half = (self.levels - 1) * (1 + FSQ_EPS) / 2
+        offset = torch.where(self.levels % 2 == 0, 0.5, 0.0)
+        return torch.tanh(z + torch.atanh(offset / half)) * half - offset
+
+    def forward(self, z: torch.Tensor) -> Quantized:
+        bounded = self.bounded(z)
+        q = bounded + (bounded.round() - bounded).detach()  # copy decoder grads to encoder
+        return Quantized(q / self.half_width, self._codes(bounded.round()), {})
+
+    @torch.no_grad()
+    def snap(self, z: torch.Tensor) -> torch.Tensor:
+        return self.bounded(z).round() / self.half_width
+
+    def unsnapped(self, z: torch.Tensor) -> torch.Tensor:
+        """The bounded point before rounding, on the scale of the grid: what lies between its points."""
+        return self.bounded(z) / self.half_width
+
+    def nearest(self, flat: torch.Tensor) -> torch.Tensor:
+        """The code of each row of (N, D): the index of its grid point, in mixed radix."""
+        return self._codes(self.bounded(flat).round())
+
+    def lookup(self, codes: torch.Tensor) -> torch.Tensor:
+        """The grid points (..., D) of codes (...)."""
+        digits = torch.div(codes[..., None], self.basis.long(), rounding_mode="floor") % self.levels.long()
+        return (digits - self.half_width) / self.half_width
+
+    def _codes(self, rounded: torch.Tensor) -> torch.Tensor:
+        return ((rounded + self.half_width) * self.basis).sum(-1).round().long()
 
 
 def code_statistics(codes: torch.Tensor, codebook_size: int) -> dict[str, float]:

@@ -13,6 +13,7 @@ on both; benchmarks/README.md), and each gives the same bytes however many run b
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import functools
 import hashlib
 import json
@@ -27,13 +28,13 @@ import torch
 
 from latentlab.checkpoint import save_checkpoint
 from latentlab.closure import module_closure
-from latentlab.config import Config, TrainConfig
+from latentlab.config import Config, FSQConfig, TrainConfig
 from latentlab.data import Split, load_splits
 from latentlab.errors import CheckpointError
 from latentlab.evaluate.codebook import codebook_scores
 from latentlab.evaluate.reconstruction import mean_scores, per_image_scores
 from latentlab.inference import map_batches
-from latentlab.io import after_commit, atomic_folder, copy, load_tensors, write_json
+from latentlab.io import after_commit, atomic_folder, copy, load_tensors, read_json, write_json
 from latentlab.models import build_model, sweep_model_config
 from latentlab.resume import RESUME_DIR, ResumeFile, file_digest
 from latentlab.runtime import deterministic_cuda, keep_freed_memory, usable_cores
@@ -78,6 +79,21 @@ def replicate_runs(cfg: Config, image_shape: tuple[int, int, int]) -> list[Run]:
             for name in cfg.sweep.models for seed in cfg.sweep.seeds]
 
 
+def codebook_runs(cfg: Config, image_shape: tuple[int, int, int]) -> list[Run]:
+    """Where VQ loses its codes: at model.latent and base.seed, for each size of codebooks.vq_sizes, VQ-VAE
+    as models.vqvae has it (EMA and dead-code restarts), the same without restarts, and FSQ with the grid
+    of as many codes (codebooks.fsq_levels)."""
+    runs = []
+    for size, levels in zip(cfg.codebooks.vq_sizes, cfg.codebooks.fsq_levels, strict=True):
+        variants = {f"vqvae-{size}": ("vqvae", dataclasses.replace(cfg.models.vqvae, codebook_size=size)),
+                    f"vqvae-no-restarts-{size}": ("vqvae", dataclasses.replace(cfg.models.vqvae, codebook_size=size,
+                                                                              dead_code_threshold=0.0)),
+                    f"fsq-{size}": ("fsq", FSQConfig(levels=levels))}
+        runs += [Run(stem, name, sweep_model_config(name, image_shape, cfg.model.latent, cfg, bottleneck), cfg.base.seed)
+                 for stem, (name, bottleneck) in variants.items()]
+    return runs
+
+
 def run_key(run: Run, train: TrainConfig, data_digest: str, device: torch.device) -> str:
     """What determines a run's result, hashed: two runs with one key give the same bytes."""
     identity = {"model": run.model, "config": run.config, "seed": run.seed, "train": budget(train),
@@ -91,24 +107,33 @@ def training_code_digest() -> str:
     return file_digest(module_closure(__name__))
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A run written by `train_runs`: its metrics, and its checkpoint, readable for the rest of the stage."""
+
+    metrics: dict
+    checkpoint: Path
+
+
 def train_runs(runs: list[Run], train: TrainConfig, data: Path, out: RunFolders, reuse: list[RunFolders], *,
-               device: torch.device, budget_key: str = "train") -> None:
+               device: torch.device, budget_key: str = "train") -> dict[str, Finished]:
     """Write every run of `runs` into `out` (which then holds those runs only): copied where `reuse` holds
-    a finished run with its key, trained otherwise. The folders are replaced together with the stage's
-    other outputs; until then the trained runs' resume states are kept."""
+    a finished run with its key, trained otherwise; return them by stem. The folders are replaced together
+    with the stage's other outputs; until then the trained runs' resume states are kept."""
     digest = file_digest([data])
     keys = {run.stem: run_key(run, train, digest, device) for run in runs}
     finished = _finished_runs(reuse)
     with atomic_folder(out.checkpoints) as checkpoints, atomic_folder(out.metrics) as metrics, \
             atomic_folder(out.logs) as logs:
         staged = RunFolders(checkpoints, metrics, logs)
-        todo = []
+        todo, metrics = [], {}
         for run in runs:
             found = finished.get(keys[run.stem])
             if found is None:
                 todo.append(run)
                 continue
             folders, stem = found
+            metrics[run.stem] = read_json(folders.files(stem)[1])
             for source, target in zip(folders.files(stem), staged.files(run.stem), strict=True):
                 copy(source, target)
             same = "(same model, config, seed, budget, data and code)"
@@ -116,9 +141,12 @@ def train_runs(runs: list[Run], train: TrainConfig, data: Path, out: RunFolders,
                   f"{run.stem}: the same run as {folders.checkpoints / stem}.pt {same}: copied", flush=True)
         plain = TrainConfig(**budget(train))  # a plain copy travels to the workers (a picklable, exact type)
         jobs = [_Job(run, keys[run.stem], plain, data, staged, _resume_path(out, run), budget_key) for run in todo]
-        _train_all(jobs, device)
+        metrics |= _train_all(jobs, device)
     for job in jobs:
         after_commit(functools.partial(job.resume.unlink, missing_ok=True))
+    # Inside a stage the new checkpoints wait in the temporary folder until the commit; outside, they are in place.
+    where = staged if staged.checkpoints.exists() else out
+    return {run.stem: Finished(metrics[run.stem], where.files(run.stem)[0]) for run in runs}
 
 
 def _finished_runs(folders: list[RunFolders]) -> dict[str, tuple[RunFolders, str]]:
@@ -151,29 +179,27 @@ class _Job:
     budget_key: str
 
 
-def _train_all(jobs: list[_Job], device: torch.device) -> None:
-    """Train the jobs: on the CPU in a pool of one-thread processes, on a GPU one after the other here."""
+def _train_all(jobs: list[_Job], device: torch.device) -> dict[str, dict]:
+    """Train the jobs (on the CPU in a pool of one-thread processes, on a GPU one after the other here);
+    their metrics by stem."""
     if not jobs:
-        return
+        return {}
     if device.type != "cpu":
         deterministic_cuda()
-        for job in jobs:
-            _train(job, device)
-        return
+        return dict(_train(job, device) for job in jobs)
     workers = min(usable_cores(), len(jobs))
     if workers == 1:  # one core: here, on one thread (as a worker would), without starting a process
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
-        for job in jobs:
-            _train(job, device)
+        done = dict(_train(job, device) for job in jobs)
         torch.set_num_threads(threads)
-        return
+        return done
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no torch thread pool is forked
     pool = context.Pool(workers, initializer=_worker_setup)
     try:
-        for _ in pool.imap_unordered(functools.partial(_train, device=device), jobs):
-            pass  # a run's LatentlabError ends the stage with its message
+        done = dict(pool.imap_unordered(functools.partial(_train, device=device), jobs))  # a run's error ends it
         pool.close()
+        return done
     finally:
         pool.terminate()  # after an error or Ctrl-C: the other runs stop too (their finished epochs are kept)
         pool.join()
@@ -188,8 +214,8 @@ def _worker_setup() -> None:
         ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
 
 
-def _train(job: _Job, device: torch.device) -> None:
-    """Train one run and write its checkpoint, metrics file and log into the job's folders."""
+def _train(job: _Job, device: torch.device) -> tuple[str, dict]:
+    """Train one run and write its checkpoint, metrics file and log into the job's folders; (stem, metrics)."""
     run = job.run
     torch.manual_seed(run.seed)
     train, validation, test = _splits(job.data)
@@ -204,9 +230,10 @@ def _train(job: _Job, device: torch.device) -> None:
     save_checkpoint(checkpoint, run.model, run.config, model, run.seed, run_key=job.key)
     metrics = {"model": run.model, "latent": run.latent, "seed": run.seed, **summarize(history)}
     metrics["test"].update(mean_scores(per_image_scores(model, test.images, device)))
-    if getattr(model, "quantizer", None) is not None:
+    if model.snaps:
         metrics["codebook"] = codebook_scores(map_batches(model.encode_codes, test.images, device), model.quantizer)
     write_json(metrics_path, metrics)
+    return run.stem, metrics
 
 
 @functools.cache

@@ -26,10 +26,9 @@ def setup(base: BaseConfig, seed: int | None = None) -> torch.device:
 
 def deterministic_cuda() -> None:
     """Make a run on a GPU repeat its bytes, as it does on the CPU: cuBLAS and cuDNN otherwise choose
-    kernels by speed, some of which add in whatever order threads finish. The study's own ops that used
-    atomic adds on a GPU are written without them (EMA code sums as a matrix product, the bottom prior's
-    upsampling as an expand, cross-entropy over flattened positions); any op left without a deterministic
-    kernel warns (warn_only) instead of stopping the run, and README says so."""
+    kernels by speed, some of which add in whatever order threads finish. An op that has no
+    deterministic CUDA kernel warns (warn_only) instead of stopping the run: what it computes may then
+    differ in the last digits between two runs, and README says so."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts: before any matmul
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False

@@ -12,7 +12,7 @@ from latentlab.evaluate.contest import encode_all
 from latentlab.figures import image_grid, save_figure
 from latentlab.inference import map_batches
 from latentlab.models import LatentModel
-from latentlab.models.vqvae import VQVAE
+from latentlab.models.vqvae import QuantizedAutoencoder
 
 
 def decode_to_uint8(model: LatentModel, z: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -37,8 +37,8 @@ def gaussian_mixture(codes: torch.Tensor, n: int, components: int, seed: int) ->
     return torch.from_numpy(draws).float()[order]
 
 
-def uniform_codes(model: VQVAE, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
-    """Images from codes drawn uniformly and independently per slot: the naive VQ-VAE sampler."""
+def uniform_codes(model: QuantizedAutoencoder, n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
+    """Images from codes drawn uniformly and independently per slot: the naive sampler of VQ-VAE and FSQ."""
     model.eval()
     codes = torch.randint(model.quantizer.codebook_size, (n, model.latent), generator=generator)
     return map_batches(lambda batch: to_uint8(torch.sigmoid(model.decode_codes(batch))), codes, device)
@@ -59,7 +59,7 @@ def evenly_spaced(images: torch.Tensor, n: int) -> torch.Tensor:
 def sweep_samplers(models: dict[str, LatentModel], train_images: torch.Tensor, n: int, components: int, seed: int,
                    device: torch.device) -> dict[str, torch.Tensor]:
     """n uint8 images from each sampler of the sweep's models (those of `models` present): AE naive and
-    with a Gaussian mixture fit to its training codes, VAE from its prior, VQ-VAE from uniform codes."""
+    with a Gaussian mixture fit to its training codes, VAE from its prior, VQ-VAE and FSQ from uniform codes."""
     generator = torch.Generator().manual_seed(seed)
     out = {}
     if "ae" in models:
@@ -69,8 +69,9 @@ def sweep_samplers(models: dict[str, LatentModel], train_images: torch.Tensor, n
         out["ae_mixture"] = decode_to_uint8(ae, mixture, device)
     if "vae" in models:
         out["vae_normal"] = decode_to_uint8(models["vae"], standard_normal(n, models["vae"].latent, generator), device)
-    if "vqvae" in models:
-        out["vqvae_uniform"] = uniform_codes(models["vqvae"], n, generator, device)
+    for name in ("vqvae", "fsq"):
+        if name in models:
+            out[f"{name}_uniform"] = uniform_codes(models[name], n, generator, device)
     return out
 
 

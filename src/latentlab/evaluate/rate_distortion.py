@@ -24,6 +24,8 @@ CURVES = {  # curve -> (model, the sweep table's rate column, how the rate is co
     "vae_kl": ("vae", "kl_bits", "KL to the prior"),
     "vqvae_entropy": ("vqvae", "code_entropy_bits", "entropy of code use"),
     "vqvae_fixed": ("vqvae", "code_bits", "fixed-length code"),
+    "fsq_entropy": ("fsq", "code_entropy_bits", "entropy of code use"),
+    "fsq_fixed": ("fsq", "code_bits", "fixed-length code"),
 }
 DISTORTIONS = {"mse": "test MSE", "recon_nll": "reconstruction NLL (nats per image)"}
 HOW = {**{curve: how for curve, (_, _, how) in CURVES.items()}, "vqvae2_fixed": "fixed-length code",
@@ -74,7 +76,8 @@ def rate_distortion_figure(table: pd.DataFrame) -> plt.Figure:
     finite = table[table["rate_bits"] > 0]
     edge = 2 ** math.ceil(math.log2(finite["rate_bits"].max()) + 1)  # where AE's points stand for "no rate"
     figure, axes = plt.subplots(1, 2, figsize=(12, 4.8), layout="constrained")
-    styles = {"vae_kl": "-", "vqvae_entropy": "-", "vqvae_fixed": "--", "vqvae2_fixed": "none", "vqvae2_prior": "none"}
+    styles = {"vae_kl": "-", "vqvae_entropy": "-", "vqvae_fixed": "--", "fsq_entropy": "-", "fsq_fixed": "--",
+              "vqvae2_fixed": "none", "vqvae2_prior": "none"}
     markers = {"vqvae2_fixed": "s", "vqvae2_prior": "D"}
     for ax, (distortion, title) in zip(axes, DISTORTIONS.items(), strict=True):
         for curve, rows in finite.groupby("curve", sort=False):

@@ -10,15 +10,17 @@ from latentlab.models.ae import Autoencoder
 from latentlab.models.base import LatentModel, Trainable
 from latentlab.models.classifier import Classifier
 from latentlab.models.pixelcnn import PixelCNN
-from latentlab.models.vae import VAE
-from latentlab.models.vqvae import VQVAE
+from latentlab.models.vae import VAE, BinarizedVAE
+from latentlab.models.vqvae import FSQVAE, VQVAE, QuantizedAutoencoder
 from latentlab.models.vqvae2 import VQVAE2
 from latentlab.schema import ConfigError, parse, to_plain
 
 MODELS: dict[str, type[Trainable]] = {
     "ae": Autoencoder,
     "vae": VAE,
+    "vae_binarized": BinarizedVAE,
     "vqvae": VQVAE,
+    "fsq": FSQVAE,
     "classifier": Classifier,
     "vqvae2": VQVAE2,
     "pixelcnn": PixelCNN,
@@ -39,14 +41,16 @@ def build_model(name: str, config: dict[str, Any]) -> Trainable:
     return cls(**{key: parse(hints[key], config[key], f"{name}.{key}") for key in expected})
 
 
-def sweep_model_config(name: str, image_shape: tuple[int, int, int], latent: int, cfg: Config) -> dict[str, Any]:
-    """The plain config of one sweep run: shared trunk, the model's own bottleneck params."""
+def sweep_model_config(name: str, image_shape: tuple[int, int, int], latent: int, cfg: Config,
+                       bottleneck: Any = None) -> dict[str, Any]:
+    """The plain config of one run on the shared trunk: the model's bottleneck params (models.<name>, or
+    `bottleneck`, a variant of them)."""
     return {
         "image_shape": list(image_shape),
         "latent": latent,
         "trunk": to_plain(cfg.trunk),
-        "bottleneck": to_plain(getattr(cfg.models, name)),
+        "bottleneck": to_plain(getattr(cfg.models, name) if bottleneck is None else bottleneck),
     }
 
 
-__all__ = ["MODELS", "LatentModel", "Trainable", "build_model", "sweep_model_config"]
+__all__ = ["MODELS", "LatentModel", "QuantizedAutoencoder", "Trainable", "build_model", "sweep_model_config"]

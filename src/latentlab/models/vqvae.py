@@ -1,40 +1,49 @@
-"""The VQ-VAE (van den Oord et al. 2017) on the shared trunk: Z is `latent` slots, each snapped to a code."""
+"""Quantized autoencoders on the shared trunk: Z is `latent` slots, each snapped to a code.
+
+VQ-VAE (van den Oord et al. 2017) snaps a slot to the nearest vector of a learned codebook; FSQ
+(Mentzer et al. 2023) rounds each of its few coordinates to a fixed grid. Both share everything else.
+"""
 
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from latentlab.config import QuantizerConfig, TrunkConfig
+from latentlab.config import FSQConfig, QuantizerConfig, TrunkConfig
 from latentlab.models.base import Batch, LatentModel, bernoulli_nll
 from latentlab.models.trunk import Decoder, Encoder
-from latentlab.quantize import build_quantizer
+from latentlab.quantize import FiniteScalarQuantizer, build_quantizer
 
 
-class VQVAE(LatentModel):
+class QuantizedAutoencoder(LatentModel):
+    """Encoder -> slots (B, latent, D) -> quantizer -> decoder; the quantizer alone tells the models apart."""
+
     snaps = True
 
-    def __init__(self, image_shape: tuple[int, int, int], latent: int, trunk: TrunkConfig,
-                 bottleneck: QuantizerConfig):
+    def __init__(self, image_shape: tuple[int, int, int], latent: int, trunk: TrunkConfig, quantizer: nn.Module):
         super().__init__()
         self.latent = latent
-        self.embed_dim = bottleneck.embed_dim
-        self.encoder = Encoder(image_shape, trunk, out_features=latent * bottleneck.embed_dim)
-        self.quantizer = build_quantizer(bottleneck)
-        self.decoder = Decoder(image_shape, trunk, in_features=latent * bottleneck.embed_dim)
+        self.quantizer = quantizer
+        self.embed_dim = quantizer.embed_dim
+        self.encoder = Encoder(image_shape, trunk, out_features=latent * self.embed_dim)
+        self.decoder = Decoder(image_shape, trunk, in_features=latent * self.embed_dim)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Slots before quantization, (B, latent, embed_dim)."""
         return self.encoder(x).view(-1, self.latent, self.embed_dim)  # (B, latent*D) -> (B, latent, D)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decode_unsnapped(self.bottleneck(z))
+        return self._decode_slots(self.bottleneck(z))
 
     def bottleneck(self, z: torch.Tensor) -> torch.Tensor:
         return self.quantizer.snap(z)
 
     def decode_unsnapped(self, z: torch.Tensor) -> torch.Tensor:
-        """Logits from slot vectors used as they are: code vectors, or any point of that space."""
-        return self.decoder(z.flatten(1))
+        """Logits from the slots as the quantizer would pass them before snapping (VQ: z itself; FSQ: z bounded)."""
+        return self._decode_slots(self.quantizer.unsnapped(z))
+
+    def _decode_slots(self, slots: torch.Tensor) -> torch.Tensor:
+        return self.decoder(slots.flatten(1))
 
     @torch.no_grad()
     def codes_of(self, z: torch.Tensor) -> torch.Tensor:
@@ -46,10 +55,26 @@ class VQVAE(LatentModel):
         return self.codes_of(self.encode(x))
 
     def decode_codes(self, codes: torch.Tensor) -> torch.Tensor:
-        return self.decode_unsnapped(self.quantizer.lookup(codes))
+        return self._decode_slots(self.quantizer.lookup(codes))
 
     def losses_and_logits(self, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         x = batch[0]
         out = self.quantizer(self.encode(x))
-        logits = self.decode_unsnapped(out.quantized)
+        logits = self._decode_slots(out.quantized)
         return {"recon": bernoulli_nll(logits, x), **out.losses}, logits
+
+
+class VQVAE(QuantizedAutoencoder):
+    """Slots snapped to the nearest of `codebook_size` learned codes; commitment loss, EMA or codebook loss."""
+
+    def __init__(self, image_shape: tuple[int, int, int], latent: int, trunk: TrunkConfig,
+                 bottleneck: QuantizerConfig):
+        super().__init__(image_shape, latent, trunk, build_quantizer(bottleneck))
+
+
+class FSQVAE(QuantizedAutoencoder):
+    """Slots of len(levels) coordinates, each rounded to its levels: prod(levels) codes, no codebook, no
+    commitment loss (the reconstruction is the whole loss)."""
+
+    def __init__(self, image_shape: tuple[int, int, int], latent: int, trunk: TrunkConfig, bottleneck: FSQConfig):
+        super().__init__(image_shape, latent, trunk, FiniteScalarQuantizer(bottleneck))

@@ -42,6 +42,8 @@ TRAINED_BY = {  # stage name before "@": (params group of its training budget, i
     "replicate": ("train", "images"),
     "sweep": ("train", "images"),
     "replicates": ("train", "images"),
+    "codebooks": ("train", "images"),  # the sweep's budget, at other codebook sizes
+    "vae_nll": ("train", "images"),  # the sweep's budget, on binarized images
     "vqvae2": ("vqvae2.train", "images"),
     "prior_top": ("prior_top.train", "top"),
     "prior_bottom": ("prior_bottom.train", "bottom"),

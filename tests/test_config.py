@@ -144,8 +144,11 @@ def test_labels_must_exist_in_the_data_set(raw, group, key, value, message):
     ({("data", "test_size"): 10001}, "data.test_size: 10001 is more than the 10000 images of mnist's test images"),
     ({("data", "train_size"): 300}, "probe.train_images: 10000 is more than the 300 images of the training split"),
     ({("data", "test_size"): 500}, "noise.images: 1000 is more than the 500 images of the test split; use at most 500"),
-    ({("data", "test_size"): 40, ("noise", "images"): 40, ("traversal", "score_images"): 40, ("train", "grid_images"): 41},
+    ({("data", "test_size"): 40, ("noise", "images"): 40, ("traversal", "score_images"): 40, ("nll", "test_images"): 40,
+      ("maps", "images"): 40, ("train", "grid_images"): 41},
      "train.grid_images: 41 is more than the 40 images of the test split"),
+    ({("data", "test_size"): 500, ("noise", "images"): 500, ("traversal", "score_images"): 500},
+     "nll.test_images: 1000 is more than the 500 images of the test split; use at most 500"),
     ({("sample", "unconditional"): 5000}, "generation.samples: 10000 is more than sample.unconditional 5000"),
 ])
 def test_no_setting_asks_for_more_images_than_its_split_holds(raw, changes, message):

@@ -210,3 +210,24 @@ def test_the_classifier_may_train_in_bfloat16_and_judges_in_float32():
         evaluated[bf16] = model.eval().losses(batch)["nll"]
     assert not torch.equal(trained[True], trained[False])  # training did run in bf16
     assert torch.equal(evaluated[True], evaluated[False])  # evaluation is float32 either way
+
+
+def test_fsq_keeps_its_codes_apart_through_the_mean_image_plateau(mnist_test_images):
+    """At train.lr every model first draws the mean image and ignores its code; FSQ's encoder outputs
+    must not drift into tanh's flat tails meanwhile (then every image rounds to one code for good)."""
+    images, labels = mnist_test_images
+    model = build_model("fsq", model_config("fsq", 16)).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3, weight_decay=0.0)
+    for step in range(120):
+        start = step % 4 * 128
+        batch = (images[start:start + 128], labels[start:start + 128])
+        optimizer.zero_grad()
+        sum(model.losses(batch).values()).backward()
+        optimizer.step()
+    model.eval()
+    with torch.no_grad():
+        z = model.encode(images)
+        codes = model.codes_of(z)
+    distinct = torch.tensor([len(codes[:, slot].unique()) for slot in range(codes.shape[1])])
+    assert z.abs().max() < 20, "the encoder's outputs drifted into tanh's flat tails"
+    assert distinct.float().median() >= 32, f"distinct codes per slot over 512 images: {distinct.tolist()}"

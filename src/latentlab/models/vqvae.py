@@ -74,7 +74,22 @@ class VQVAE(QuantizedAutoencoder):
 
 class FSQVAE(QuantizedAutoencoder):
     """Slots of len(levels) coordinates, each rounded to its levels: prod(levels) codes, no codebook, no
-    commitment loss (the reconstruction is the whole loss)."""
+    commitment loss (the reconstruction is the whole loss).
+
+    The encoder's outputs are standardized per coordinate over the batch (batch norm without a learned
+    scale or shift; its running statistics in evaluation) before FSQ bounds them. Without it, this trunk
+    does not train: in its first few hundred steps every model's decoder draws the mean image and ignores
+    its code, so the gradient reaching the code is the same for every image, and Adam moves the
+    encoder's outputs along it without limit (|z| ~300 after 50 steps at train.lr, ~5 even at lr 1e-4)
+    into tanh's flat tails, where every image rounds to the same code and no gradient gets out again
+    (test MSE 0.067, the mean image's, at every latent size; VQ-VAE's commitment loss holds its z back).
+    Standardized, a coordinate cannot drift and always spans the levels: after one epoch at latent 16,
+    test MSE 0.0145 with every code of a slot in use."""
 
     def __init__(self, image_shape: tuple[int, int, int], latent: int, trunk: TrunkConfig, bottleneck: FSQConfig):
         super().__init__(image_shape, latent, trunk, FiniteScalarQuantizer(bottleneck))
+        self.standardize = nn.BatchNorm1d(latent * self.embed_dim, affine=False)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Slots before rounding, (B, latent, len(levels)): the encoder's outputs, standardized."""
+        return self.standardize(self.encoder(x)).view(-1, self.latent, self.embed_dim)

@@ -22,10 +22,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from pipeline import apply_params  # noqa: E402 - benchmarks/ is not a package
 from stagetimer import POLL_SECONDS  # noqa: E402
 
-TRAINING = {"classifier", "vqvae2", "prior_top", "prior_bottom", "sweep", "replicates"}
+TRAINING = {"classifier", "vqvae2", "prior_top", "prior_bottom", "sweep", "replicates", "codebooks", "vae_nll"}
 STAGES = TRAINING | {"validate", "data", "sweep_summary", "reconstruct", "extract_codes", "sample", "eval_noise",
-                     "eval_traversal", "eval_interpolation", "eval_probe", "eval_generation", "rate_distortion", "report"}
-NEW_STAGES = {"validate", "rate_distortion", "replicates"}  # not in the baseline 8054ffc
+                     "eval_traversal", "eval_interpolation", "eval_probe", "eval_generation", "rate_distortion", "report",
+                     "latent_maps"}
+NEW_STAGES = {"validate", "rate_distortion", "replicates", "codebooks", "vae_nll", "latent_maps"}  # a baseline lacks
 ROW = re.compile(r"^\s*(\S+)\s+([\d.]+)\s+([\d.]+)%\s+(\d+)(?:\s+([\d.]+)\s+([\d.]+)\s+([\d.]+))?\s*$")
 
 

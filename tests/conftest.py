@@ -159,23 +159,33 @@ def _seeded() -> None:
     torch.manual_seed(0)
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, mirror):
-    """The whole study on tiny params (tests/project.py), run once from a clean clone by
-    benchmarks/pipeline.py (which times it: tests/test_benchmarks.py reads its table) and committed; each
-    stage records the params it reads (tests/support/sitecustomize.py). Tests restore it before use.
+def pytest_collection_modifyitems(items) -> None:
+    """The tests of the tiny run last, in their order: the run starts with the session, on one core
+    (tiny_run_started), and the tests that need nothing of it use the other core meanwhile."""
+    items.sort(key=lambda item: "tiny_run" in item.fixturenames)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_run_started(request, tmp_path_factory):
+    """The whole study on tiny params (tests/project.py), started at once in the background: run from a
+    clean clone by benchmarks/pipeline.py (which times it: tests/test_benchmarks.py reads its table);
+    each stage records the params it reads (tests/support/sitecustomize.py). tiny_run waits for it.
 
     Its processes run on one core, so with one thread each: a stage run again elsewhere on one core (the
     failure cases' copies run side by side, one per core) gives the same bytes, which thread counts
     would not (a convolution's sums are split differently between two threads)."""
     import json
+    import subprocess
     import sys
 
     import yaml
 
     from project import ROOT, SUPPORT, TINY, Project
 
-    source = Project(tmp_path_factory.mktemp("source"), mirror, TINY)
+    if not any("tiny_run" in item.fixturenames for item in request.session.items):
+        yield None  # no test of this session needs it
+        return
+    source = Project(tmp_path_factory.mktemp("source"), request.getfixturevalue("mirror"), TINY)
     source.cores = {min(os.sched_getaffinity(0))}
     # A committed output of a bigger run in an older format (as a commit of this repository carries an
     # older run's): the benchmark's clone must start without it (sweep_summary reads all of metrics/train).
@@ -185,11 +195,29 @@ def tiny_run(tmp_path_factory, mirror):
         "cmd": "python stages/train.py ae 2", "outs": [{"path": "metrics/train/ae-2.json"}]}}}))
     source.commit("the outputs of an older, bigger run")
     work, reads = tmp_path_factory.mktemp("bench"), tmp_path_factory.mktemp("reads")
-    env = {"LATENTLAB_RECORD_PARAMS": str(reads), "PYTHONPATH": str(SUPPORT)}
-    shown = source.run(sys.executable, str(ROOT / "benchmarks" / "pipeline.py"), "--project", str(source.path),
-                       "--steps", "3", "--workdir", str(work), "--json", str(work / "measured.json"), env=env).stdout
+    env = {**source.env, "LATENTLAB_RECORD_PARAMS": str(reads), "PYTHONPATH": str(SUPPORT)}
+    command = [sys.executable, str(ROOT / "benchmarks" / "pipeline.py"), "--project", str(source.path),
+               "--steps", "3", "--workdir", str(work), "--json", str(work / "measured.json")]
+    with open(work / "stdout", "w") as stdout, open(work / "stderr", "w") as stderr:
+        process = subprocess.Popen(command, cwd=source.path, env=env, stdout=stdout, stderr=stderr, text=True,
+                                   preexec_fn=source.limits())
+    yield source, process, work, reads
+    if process.poll() is None:  # the session ended (or was stopped) before a test needed the run
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_run_started):
+    """The tiny run (tiny_run_started), finished and committed. Tests restore it before use."""
+    import json
+
+    source, process, work, reads = tiny_run_started
+    if process.wait() != 0:
+        pytest.fail(f"benchmarks/pipeline.py exited {process.returncode}\n{(work / 'stdout').read_text()}\n"
+                    f"{(work / 'stderr').read_text()}")
     p = source.adopt(work / "project")
-    p.reads, p.shown, p.json = reads, shown, work / "measured.json"
+    p.reads, p.shown, p.json = reads, (work / "stdout").read_text(), work / "measured.json"
     p.measured = json.loads(p.json.read_text())
     p.first_output = (work / "repro.log").read_text()
     p.head = p.commit("the tiny run")

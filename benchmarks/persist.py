@@ -28,7 +28,9 @@ import yaml
 
 from pipeline import BIN, ROOT, apply_params, clone, parse_params, project_env, remove_outputs
 
-SMALL = ["data.train_size=4000", "train.epochs=1", "sweep.latents=[2,4]", "sweep.seeds=[0,1,2]", "model.latent=4"]
+SMALL = ["data.train_size=4000", "train.epochs=1", "sweep.latents=[2,4]", "sweep.seeds=[0,1,2]", "model.latent=4",
+         "probe.train_images=2000", "generation.samples=2000", "noise.spread_images=2000",
+         "traversal.spread_images=2000"]  # what validate accepts on 4000 training images
 
 
 def without_persist(project: Path) -> None:

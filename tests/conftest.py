@@ -159,10 +159,14 @@ def _seeded() -> None:
     torch.manual_seed(0)
 
 
+def needs_tiny_run(item: pytest.Item) -> bool:
+    return "tiny_run" in item.fixturenames  # asked for directly or through another fixture
+
+
 def pytest_collection_modifyitems(items) -> None:
     """The tests of the tiny run last, in their order: the run starts with the session, on one core
     (tiny_run_started), and the tests that need nothing of it use the other core meanwhile."""
-    items.sort(key=lambda item: "tiny_run" in item.fixturenames)
+    items.sort(key=needs_tiny_run)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -182,7 +186,7 @@ def tiny_run_started(request, tmp_path_factory):
 
     from project import ROOT, SUPPORT, TINY, Project
 
-    if not any("tiny_run" in item.fixturenames for item in request.session.items):
+    if not any(map(needs_tiny_run, request.session.items)):
         yield None  # no test of this session needs it
         return
     source = Project(tmp_path_factory.mktemp("source"), request.getfixturevalue("mirror"), TINY)

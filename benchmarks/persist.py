@@ -65,7 +65,7 @@ def measure(project: Path, stage: str, latents: tuple[int, int]) -> dict:
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(args)} failed in {project}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
         row[label] = seconds
-        row[f"{label}: restored from the run-cache"] = "Restored stage" in done.stdout
+        row[f"{label}: restored from the run-cache"] = f"Stage '{stage}' is cached - skipping run" in done.stdout
     timed(project, "repro", "-s", "--force", stage, file_limit=200_000)  # fails writing its first resume state
     row["outputs left after a failed run"] = f"{sum(path.exists() for path in outputs_of(project, stage))} of " \
                                              f"{len(outputs_of(project, stage))}"

@@ -179,7 +179,6 @@ def tiny_run_started(request, tmp_path_factory):
     failure cases' copies run side by side, one per core) gives the same bytes, which thread counts
     would not (a convolution's sums are split differently between two threads)."""
     import json
-    import subprocess
     import sys
 
     import yaml
@@ -199,12 +198,11 @@ def tiny_run_started(request, tmp_path_factory):
         "cmd": "python stages/train.py ae 2", "outs": [{"path": "metrics/train/ae-2.json"}]}}}))
     source.commit("the outputs of an older, bigger run")
     work, reads = tmp_path_factory.mktemp("bench"), tmp_path_factory.mktemp("reads")
-    env = {**source.env, "LATENTLAB_RECORD_PARAMS": str(reads), "PYTHONPATH": str(SUPPORT)}
+    env = {"LATENTLAB_RECORD_PARAMS": str(reads), "PYTHONPATH": str(SUPPORT)}
     command = [sys.executable, str(ROOT / "benchmarks" / "pipeline.py"), "--project", str(source.path),
                "--steps", "3", "--workdir", str(work), "--json", str(work / "measured.json")]
     with open(work / "stdout", "w") as stdout, open(work / "stderr", "w") as stderr:
-        process = subprocess.Popen(command, cwd=source.path, env=env, stdout=stdout, stderr=stderr, text=True,
-                                   preexec_fn=source.limits())
+        process = source.start(*command, env=env, stdout=stdout, stderr=stderr)
     yield source, process, work, reads
     if process.poll() is None:  # the session ended (or was stopped) before a test needed the run
         process.kill()

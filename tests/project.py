@@ -89,11 +89,22 @@ class Project:
             file_limit: int | None = None, session: bool = False) -> subprocess.CompletedProcess:
         """`args` in the project's environment; file_limit: the largest file (bytes) a process may write;
         session: in a process group of its own (which a kill of the whole group ends, and nothing else)."""
-        done = subprocess.run(args, cwd=cwd or self.path, env={**self.env, **(env or {})}, capture_output=True,
-                              text=True, preexec_fn=self.limits(file_limit, session))
+        with self.start(*args, env=env, cwd=cwd, file_limit=file_limit, session=session) as process:
+            try:
+                stdout, stderr = process.communicate()
+            except BaseException:  # as subprocess.run: a test stopped (Ctrl-C) leaves no child behind
+                process.kill()
+                raise
+        done = subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
         if check and done.returncode != 0:
             pytest.fail(f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
         return done
+
+    def start(self, *args: str, env: dict | None = None, cwd: Path | None = None, file_limit: int | None = None,
+              session: bool = False, stdout=subprocess.PIPE, stderr=subprocess.PIPE) -> subprocess.Popen:
+        """`args` started in the project's environment (see `run`), its output to `stdout` and `stderr`."""
+        return subprocess.Popen(args, cwd=cwd or self.path, env={**self.env, **(env or {})}, stdout=stdout,
+                                stderr=stderr, text=True, preexec_fn=self.limits(file_limit, session))
 
     def limits(self, file_limit: int | None = None, session: bool = False):
         """What a child process sets up before it starts: its cores, a file size limit (a write beyond it

@@ -212,6 +212,29 @@ def test_the_classifier_may_train_in_bfloat16_and_judges_in_float32():
     assert torch.equal(evaluated[True], evaluated[False])  # evaluation is float32 either way
 
 
+@pytest.mark.parametrize("name", ["ae", "vae", "vqvae", "fsq"])
+def test_the_trunk_may_train_in_bfloat16_while_the_bottleneck_stays_float32(name):
+    """Where the CPU has bf16, the encoder's and decoder's products train in it; what the bottleneck reads
+    and computes (z, quantization, the KL), the losses and the gradients are float32, and evaluation too."""
+    model = latent_model(name, 8)
+    seen = []
+    model.encoder.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    x = torch.rand(4, *SHAPE)
+    evaluated = {}
+    for bf16 in (False, True):  # before training: a VQ training step moves the EMA codebook
+        model.bf16_training = bf16
+        evaluated[bf16] = model.eval().decode(model.encode(x))
+    assert torch.equal(evaluated[True], evaluated[False])  # evaluation is float32 either way
+    for bf16 in (False, True):
+        model.bf16_training = bf16
+        seen.clear()
+        losses = model.train().losses((x, torch.arange(4)))
+        assert seen == [torch.bfloat16 if bf16 else torch.float32]
+        assert model.encode(x).dtype == torch.float32 and all(v.dtype == torch.float32 for v in losses.values())
+        sum(losses.values()).backward()
+        assert all(p.grad is None or p.grad.dtype == torch.float32 for p in model.parameters())
+
+
 def test_fsq_keeps_its_codes_apart_through_the_mean_image_plateau(mnist_test_images):
     """At train.lr every model first draws the mean image and ignores its code; FSQ's encoder outputs
     must not drift into tanh's flat tails meanwhile (then every image rounds to one code for good)."""

@@ -71,8 +71,8 @@ def usable_cores() -> int:
 
 def native_bf16() -> bool:
     """Whether this CPU has bfloat16 arithmetic (AVX512-BF16 or AMX), where bf16 convolutions are fast.
-    Only the priors and VQ-VAE-2 use it, in training: floats then differ from a CPU without it, as
-    they already do between CPUs."""
+    Every model trains with it (evaluation and sampling stay float32): floats then differ from a CPU
+    without it, as they already do between CPUs."""
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 

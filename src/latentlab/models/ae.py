@@ -17,10 +17,10 @@ class Autoencoder(LatentModel):
         self.decoder = Decoder(image_shape, trunk, in_features=latent)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x)
+        return self.trunk_pass(self.encoder, x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+        return self.trunk_pass(self.decoder, z)
 
     def losses_and_logits(self, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         x = batch[0]

@@ -21,14 +21,14 @@ class VAE(LatentModel):
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z|x), each (B, latent)."""
-        mean, log_var = self.encoder(x).chunk(2, dim=1)
+        mean, log_var = self.trunk_pass(self.encoder, x).chunk(2, dim=1)
         return mean, log_var
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.posterior(x)[0]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        return self.decoder(z)
+        return self.trunk_pass(self.decoder, z)
 
     def losses_and_logits(self, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """The negative ELBO: reconstruction under one sample of z, plus beta * KL(q(z|x) || N(0, I))."""

@@ -30,7 +30,7 @@ class QuantizedAutoencoder(LatentModel):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Slots before quantization, (B, latent, embed_dim)."""
-        return self.encoder(x).view(-1, self.latent, self.embed_dim)  # (B, latent*D) -> (B, latent, D)
+        return self.trunk_pass(self.encoder, x).view(-1, self.latent, self.embed_dim)  # (B, latent*D) -> (B, latent, D)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         return self._decode_slots(self.bottleneck(z))
@@ -43,7 +43,7 @@ class QuantizedAutoencoder(LatentModel):
         return self._decode_slots(self.quantizer.unsnapped(z))
 
     def _decode_slots(self, slots: torch.Tensor) -> torch.Tensor:
-        return self.decoder(slots.flatten(1))
+        return self.trunk_pass(self.decoder, slots.flatten(1))
 
     @torch.no_grad()
     def codes_of(self, z: torch.Tensor) -> torch.Tensor:
@@ -92,4 +92,4 @@ class FSQVAE(QuantizedAutoencoder):
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Slots before rounding, (B, latent, len(levels)): the encoder's outputs, standardized."""
-        return self.standardize(self.encoder(x)).view(-1, self.latent, self.embed_dim)
+        return self.standardize(self.trunk_pass(self.encoder, x)).view(-1, self.latent, self.embed_dim)
